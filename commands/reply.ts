@@ -1,0 +1,87 @@
+// What every command returns: platform-neutral data. bot/render.ts turns it into Block Kit,
+// cli/ into text or JSON. The first line a user sees is always `summary`.
+import type { UserErrorKind } from '../core/errors.ts';
+
+export interface InstanceView {
+  name: string;
+  owner: string;
+  template: string;
+  port: number;
+  url: string;
+  /** starting: launch in progress; running: answered its health path; exited/missing: seen by Docker so. */
+  state: 'starting' | 'running' | 'exited' | 'missing';
+  createdAt: number;
+  lastActivityAt: number;
+  /** TTL deadline, when set. */
+  expiresAt?: number;
+  /** A pending reclaim warning. */
+  warning?: { reason: 'idle' | 'ttl'; deadline: number };
+}
+
+export interface TemplateView {
+  name: string;
+  description: string;
+  image: string;
+  strategy: 'dockerfile' | 'commit';
+  built: boolean;
+  sizeBytes?: number;
+  imageCreatedAt?: number;
+  lastBuild?: { by: string; at: number; outcome: string; durationMs: number };
+}
+
+export interface StatusView {
+  engine: { reachable: boolean; error?: string };
+  store: { writable: boolean; error?: string };
+  instances: { running: number; starting: number };
+  ports: { total: number; free: number; reserved: number; inUse: number; setAside: number[] };
+  reclaim: { lastPassAt?: number; nextPassAt?: number; lastSummary?: string };
+  failures: { at: number; instance?: string; error: string }[];
+}
+
+export interface BuildView {
+  template: string;
+  tag: string;
+  imageId: string;
+  sizeBytes: number;
+  durationMs: number;
+  strategy: 'dockerfile' | 'commit';
+}
+
+export interface HelpEntry {
+  name: string;
+  usage: string;
+  summary: string;
+  who: string;
+}
+
+interface ReplyBase {
+  /** false when the command was refused or failed (CLI exit 1, 2 for usage). */
+  ok: boolean;
+  /** One line saying what happened. */
+  summary: string;
+  /** Extra lines under the summary, e.g. an installer's last log lines. */
+  details?: string[];
+  /** Only the caller sees it (ephemeral), or everyone in the channel (status). */
+  visibility: 'ephemeral' | 'in_channel';
+  /** Set on failures: what kind of error it was. */
+  errorKind?: UserErrorKind | 'internal';
+}
+
+export type Reply = ReplyBase &
+  (
+    | { kind: 'message' }
+    | { kind: 'help'; commands: HelpEntry[] }
+    | { kind: 'instance'; instance: InstanceView }
+    | { kind: 'instances'; scope: 'mine' | 'all'; instances: InstanceView[]; now: number }
+    | { kind: 'templates'; templates: TemplateView[] }
+    | { kind: 'status'; status: StatusView; now: number }
+    | { kind: 'build'; build: BuildView }
+  );
+
+export const message = (summary: string, extra: Partial<ReplyBase> = {}): Reply => ({
+  kind: 'message',
+  ok: true,
+  visibility: 'ephemeral',
+  summary,
+  ...extra,
+});

@@ -1,0 +1,49 @@
+// Error types shared by every layer. This module imports nothing, so engine/ and store/
+// may use it without depending on anything above them.
+import { randomBytes } from 'node:crypto';
+
+/** What kind of problem a user caused or can fix; maps to CLI exit codes and metrics. */
+export type UserErrorKind =
+  | 'usage' // bad command, flag, name or duration: CLI exit 2
+  | 'not-found' // unknown template, instance, image
+  | 'forbidden' // role or ownership check failed
+  | 'conflict' // name taken, build already running
+  | 'quota' // per-user limit reached
+  | 'pool-exhausted' // no free port left
+  | 'port-taken' // a host port is held by another process
+  | 'engine-unreachable' // Docker is down or DOCKER_HOST is wrong
+  | 'unhealthy' // the container never answered its health path
+  | 'build-failed' // a build step or the installer failed
+  | 'timeout' // a build or wait ran out of time
+  | 'read-only'; // the store is corrupt or unwritable
+
+/** The only error whose message reaches a user: one readable sentence. */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+  constructor(
+    readonly kind: UserErrorKind,
+    message: string,
+    /** Extra lines shown under the sentence (e.g. the installer's last log lines). */
+    readonly details: readonly string[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const usageError = (message: string): UserError => new UserError('usage', message);
+
+export function isUserError(err: unknown): err is UserError {
+  return err instanceof UserError;
+}
+
+/** A short id to grep the logs for; shown to users instead of an internal error. */
+export function newRef(): string {
+  return randomBytes(3).toString('hex');
+}
+
+/** Text of an unknown thrown value, for logs. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

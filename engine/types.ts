@@ -1,0 +1,122 @@
+// The narrow container engine the core needs. engine/docker.ts implements it with dockerode
+// (the only dockerode import); a Swarm engine can implement it later with services.
+// Failures are thrown as UserError with kind 'not-found', 'conflict', 'port-taken' or
+// 'engine-unreachable' (see core/errors.ts); anything else as a plain Error.
+
+export type Labels = Record<string, string>;
+
+export interface ContainerSpec {
+  /** Docker container name, e.g. spreadserve-alice-demo. */
+  name: string;
+  image: string;
+  labels: Labels;
+  env: Record<string, string>;
+  /** Overrides the image's CMD when set. */
+  command?: string[];
+  containerPort: number;
+  hostPort: number;
+  /** Host address the port is published on. */
+  bindIp: string;
+  memoryBytes?: number;
+  nanoCpus?: number;
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** What one list call returns per container: enough for `list` without inspecting each. */
+export interface ContainerSummary {
+  id: string;
+  /** Without Docker's leading slash. */
+  name: string;
+  image: string;
+  labels: Labels;
+  state: ContainerState;
+  /** Docker's human status, e.g. "Up 5 minutes", "Exited (1) 2 seconds ago". */
+  status: string;
+  createdAt: number;
+}
+
+export interface ContainerDetails extends ContainerSummary {
+  exitCode: number | null;
+  startedAt: number | null;
+  env: Record<string, string>;
+}
+
+export interface NetworkSample {
+  /** Cumulative bytes the container sent / received over all its interfaces. */
+  txBytes: number;
+  rxBytes: number;
+  /** Cumulative CPU time in nanoseconds. */
+  cpuNs: number;
+}
+
+export interface ImageInfo {
+  id: string;
+  tag: string;
+  sizeBytes: number;
+  createdAt: number;
+  labels: Labels;
+  env: string[];
+  cmd: string[];
+  exposedPorts: string[];
+}
+
+export interface BuildProgress {
+  /** One line of builder output, e.g. "Step 2/3 : ADD ss031.sh /install/". */
+  line: string;
+  /** Set when the line starts a step: 1-based step and step count. */
+  step?: { index: number; total: number };
+}
+
+export interface BuildRequest {
+  /** Directory sent as the build context. */
+  contextDir: string;
+  dockerfile: string;
+  tag: string;
+  noCache?: boolean;
+  labels?: Labels;
+  signal?: AbortSignal;
+  onProgress?: (progress: BuildProgress) => void;
+}
+
+export interface RunToCompletionRequest {
+  name: string;
+  image: string;
+  command: string[];
+  labels: Labels;
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface CommitRequest {
+  containerId: string;
+  tag: string;
+  command: string[];
+  env: Record<string, string>;
+  exposedPort: number;
+  labels?: Labels;
+}
+
+export interface ContainerEngine {
+  /** Resolves when the engine answers; throws 'engine-unreachable' otherwise. */
+  ping(): Promise<void>;
+  /** Creates and starts a container with one published port; returns its id. */
+  createAndStart(spec: ContainerSpec): Promise<string>;
+  /** Stops (no grace wait beyond a moment) and removes; a missing container is not an error. */
+  remove(idOrName: string): Promise<void>;
+  /** All containers (running or not) carrying every given label, in one engine call. */
+  list(labels: Labels): Promise<ContainerSummary[]>;
+  /** null when there is no such container. */
+  inspect(idOrName: string): Promise<ContainerDetails | null>;
+  /** The last `lines` lines of stdout and stderr, interleaved as written. */
+  logs(idOrName: string, lines: number): Promise<string[]>;
+  /** One-shot network and CPU counters. */
+  stats(idOrName: string): Promise<NetworkSample>;
+  /** null when the image is missing. */
+  inspectImage(tag: string): Promise<ImageInfo | null>;
+  build(request: BuildRequest): Promise<ImageInfo>;
+  /** Runs a one-off container until it exits; returns its id and exit code (container kept). */
+  runToCompletion(request: RunToCompletionRequest): Promise<{ containerId: string; exitCode: number }>;
+  commit(request: CommitRequest): Promise<ImageInfo>;
+  removeImage(tag: string): Promise<void>;
+}

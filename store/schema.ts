@@ -1,0 +1,86 @@
+// The store document: one JSON file, validated on every open. Bump STORE_VERSION and add a
+// migration in store.ts when the shape changes incompatibly.
+import { z } from 'zod';
+
+export const STORE_VERSION = 1;
+
+const epochMs = z.number().int().nonnegative();
+
+export const instanceSchema = z.object({
+  name: z.string(),
+  owner: z.string(),
+  template: z.string(),
+  port: z.number().int(),
+  /** 'starting' while a launch is in progress; 'running' once the health path answered. */
+  state: z.enum(['starting', 'running']),
+  containerId: z.string().optional(),
+  createdAt: epochMs,
+  lastActivityAt: epochMs,
+  /** Reclaim due at this time whatever the traffic (from --ttl or MAX_LIFETIME). */
+  expiresAt: epochMs.optional(),
+  /** Idle reclaim postponed until this time (extend / Keep). */
+  keepUntil: epochMs.optional(),
+  /** Set while a reclaim warning is pending. */
+  warning: z
+    .object({ at: epochMs, reason: z.enum(['idle', 'ttl']), deadline: epochMs })
+    .optional(),
+  /** Last network sample, the baseline for the next one. */
+  lastSample: z.object({ at: epochMs, txBytes: z.number(), rxBytes: z.number() }).optional(),
+});
+export type InstanceRecord = z.infer<typeof instanceSchema>;
+
+export const portEntrySchema = z.object({
+  state: z.enum(['reserved', 'in-use', 'set-aside']),
+  /** The instance holding it; absent for a set-aside port. */
+  instance: z.string().optional(),
+  since: epochMs,
+  /** Why a port was set aside (e.g. "already allocated by another process"). */
+  reason: z.string().optional(),
+});
+export type PortEntry = z.infer<typeof portEntrySchema>;
+
+export const buildRecordSchema = z.object({
+  template: z.string(),
+  by: z.string(),
+  startedAt: epochMs,
+  durationMs: z.number().nonnegative(),
+  outcome: z.enum(['success', 'failed', 'timeout']),
+  imageId: z.string().optional(),
+  sizeBytes: z.number().optional(),
+  error: z.string().optional(),
+});
+export type BuildRecord = z.infer<typeof buildRecordSchema>;
+
+export const auditEntrySchema = z.object({
+  at: epochMs,
+  /** A user id, `cli:<user>` or `schedule`. */
+  actor: z.string(),
+  action: z.enum(['launch', 'stop', 'extend', 'warn', 'reclaim', 'build', 'adopt', 'close', 'set-aside']),
+  instance: z.string().optional(),
+  template: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+export const storeDocSchema = z.object({
+  version: z.literal(STORE_VERSION),
+  /** Open instances by name. */
+  instances: z.record(z.string(), instanceSchema),
+  /** Ports that are not free, by port number. */
+  ports: z.record(z.string().regex(/^\d+$/), portEntrySchema),
+  builds: z.array(buildRecordSchema),
+  audit: z.array(auditEntrySchema),
+  reclaim: z.object({
+    lastPassAt: epochMs.optional(),
+    lastPassSummary: z.string().optional(),
+    failures: z.array(z.object({ at: epochMs, instance: z.string().optional(), error: z.string() })),
+  }),
+});
+export type StoreDoc = z.infer<typeof storeDocSchema>;
+
+export function emptyDoc(): StoreDoc {
+  return { version: STORE_VERSION, instances: {}, ports: {}, builds: [], audit: [], reclaim: { failures: [] } };
+}
+
+/** The audit trail keeps the newest entries only. */
+export const AUDIT_LIMIT = 10_000;

@@ -1,0 +1,140 @@
+// The JSON store: one lowdb file (the only lowdb import), validated by the zod schema on open.
+// Every mutation goes through update(fn): fn runs synchronously on a copy of the document, so
+// mutations are serialised by construction and a throwing fn changes nothing; the writes of
+// updates issued together are grouped into one atomic file write (steno: temp file + rename).
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Low } from 'lowdb';
+import { TextFile } from 'lowdb/node';
+import { UserError } from '../core/errors.ts';
+import { emptyDoc, type StoreDoc, storeDocSchema } from './schema.ts';
+
+export type ReadonlyDoc = Readonly<StoreDoc>;
+
+export class Store {
+  private doc: StoreDoc;
+  /** The text last written (or read): what the file holds, to roll back to when a write fails. */
+  private committed: string;
+  private flushQueued: Promise<void> | null = null;
+  private flushRunning: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly file: string,
+    private readonly db: Low<string>,
+    doc: StoreDoc,
+    text: string,
+    /** Why the store refuses writes, or null when it is writable. */
+    private readOnlyReason: string | null,
+  ) {
+    this.doc = doc;
+    this.committed = text;
+  }
+
+  /**
+   * Opens (or creates) the store. A file that does not parse or fails the schema is left
+   * untouched: the store opens read-only, serving the empty document, and says why.
+   */
+  static async open(file: string): Promise<Store> {
+    const absolute = path.resolve(file);
+    const adapter = new TextFile(absolute);
+    const db = new Low<string>(adapter, '');
+    let text: string | null;
+    try {
+      text = await adapter.read();
+    } catch (err) {
+      return Store.readOnly(absolute, db, `cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`);
+    }
+    if (text === null) {
+      try {
+        await mkdir(path.dirname(absolute), { recursive: true });
+      } catch (err) {
+        return Store.readOnly(absolute, db, `cannot create its folder (${(err as NodeJS.ErrnoException).code ?? err})`);
+      }
+      const store = new Store(absolute, db, emptyDoc(), '', null);
+      await store.update(() => undefined); // creates the file now, so an unwritable path shows at start
+      return store;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      return Store.readOnly(absolute, db, `it is not valid JSON (${(err as Error).message})`);
+    }
+    const parsed = storeDocSchema.safeParse(json);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      const where = first ? `${first.path.join('.') || 'the document'}: ${first.message}` : 'unknown';
+      return Store.readOnly(absolute, db, `it does not match the store schema (${where})`);
+    }
+    let reason: string | null = null;
+    try {
+      await access(absolute, constants.W_OK);
+      await access(path.dirname(absolute), constants.W_OK);
+    } catch (err) {
+      reason = `it is not writable (${(err as NodeJS.ErrnoException).code ?? err})`;
+    }
+    return new Store(absolute, db, parsed.data, text, reason);
+  }
+
+  private static readOnly(file: string, db: Low<string>, reason: string): Store {
+    return new Store(file, db, emptyDoc(), '', reason);
+  }
+
+  get writable(): boolean {
+    return this.readOnlyReason === null;
+  }
+
+  /** One sentence saying why writes are refused, or null. */
+  get readOnlyMessage(): string | null {
+    return this.readOnlyReason === null
+      ? null
+      : `The store ${this.file} is read-only because ${this.readOnlyReason}; fix or move the file and restart the bot.`;
+  }
+
+  /** The current document. Do not mutate it: use update(). */
+  read(): ReadonlyDoc {
+    return this.doc;
+  }
+
+  /**
+   * Applies fn to a copy of the document and resolves once the result is on disk.
+   * fn is synchronous, so two updates can never interleave; if it throws, nothing changes.
+   */
+  async update<T>(fn: (doc: StoreDoc) => T): Promise<T> {
+    if (this.readOnlyReason !== null) throw new UserError('read-only', this.readOnlyMessage!);
+    const draft = structuredClone(this.doc);
+    const result = fn(draft);
+    this.doc = draft;
+    await this.scheduleFlush();
+    return result;
+  }
+
+  /** Groups every update made before the next write starts into that one write. */
+  private scheduleFlush(): Promise<void> {
+    if (this.flushQueued) return this.flushQueued;
+    const queued = this.flushRunning.then(async () => {
+      this.flushQueued = null;
+      const text = `${JSON.stringify(this.doc, null, 2)}\n`;
+      this.db.data = text;
+      try {
+        await this.db.write();
+        this.committed = text;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? String(err);
+        this.readOnlyReason = `writing it failed (${code})`;
+        // Back to what the file holds; updates in this write are reported as failed.
+        this.doc = this.committed ? storeDocSchema.parse(JSON.parse(this.committed)) : emptyDoc();
+        throw new UserError('read-only', this.readOnlyMessage!, [], { cause: err });
+      }
+    });
+    this.flushQueued = queued;
+    this.flushRunning = queued.catch(() => undefined);
+    return queued;
+  }
+
+  /** Resolves when every update issued so far is on disk (or failed). */
+  async flushed(): Promise<void> {
+    await (this.flushQueued ?? this.flushRunning).catch(() => undefined);
+  }
+}
