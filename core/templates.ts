@@ -1,0 +1,119 @@
+// The templates file: YAML, validated by zod; an error names the template and the field.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './config.ts';
+
+const NAME_RE = /^[a-z][a-z0-9-]{1,39}$/;
+
+const memoryRe = /^(\d+)([kmg])?$/i;
+const MEMORY_UNITS = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+
+/** "256m" -> bytes; null when malformed. */
+export function parseMemory(text: string): number | null {
+  const m = memoryRe.exec(text.trim());
+  if (!m) return null;
+  const unit = m[2]?.toLowerCase() as keyof typeof MEMORY_UNITS | undefined;
+  return Number(m[1]) * (unit ? MEMORY_UNITS[unit] : 1);
+}
+
+const templateSchema = z.object({
+  description: z.string().default(''),
+  image: z.string().regex(/^[a-z0-9][a-z0-9._/-]*(:[\w.-]+)?$/, 'expected an image tag like spreadserve/demo:0.3.1'),
+  build: z
+    .object({
+      strategy: z.enum(['dockerfile', 'commit']).default('dockerfile'),
+      context: z.string().min(1),
+      dockerfile: z.string().min(1).default('Dockerfile'),
+      install: z.array(z.string()).min(1).optional(),
+    })
+    .refine((b) => b.strategy !== 'commit' || b.install !== undefined, {
+      message: 'the commit strategy needs an install command',
+      path: ['install'],
+    })
+    .optional(),
+  containerPort: z.number().int().min(1).max(65535).default(80),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number()])).default({}),
+  command: z.array(z.string()).min(1).optional(),
+  healthPath: z.string().startsWith('/').default('/'),
+  memory: z
+    .union([z.string(), z.number()])
+    .optional()
+    .refine((v) => v === undefined || parseMemory(String(v)) !== null, 'expected a size like 256m or 1g'),
+  cpus: z.number().positive().max(64).optional(),
+});
+
+const fileSchema = z.object({
+  templates: z.record(z.string().regex(NAME_RE, 'template names look like demo or my-server'), templateSchema),
+});
+
+export interface Template {
+  name: string;
+  description: string;
+  image: string;
+  build?: {
+    strategy: 'dockerfile' | 'commit';
+    /** Absolute path of the build context. */
+    context: string;
+    dockerfile: string;
+    install?: string[];
+  };
+  containerPort: number;
+  env: Record<string, string>;
+  command?: string[];
+  healthPath: string;
+  memoryBytes?: number;
+  nanoCpus?: number;
+}
+
+export type TemplateSet = ReadonlyMap<string, Template>;
+
+/** Parses the templates file's text; relative build contexts are resolved against baseDir. */
+export function parseTemplates(text: string, baseDir: string, source = 'templates file'): TemplateSet {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`The ${source} is not valid YAML: ${(err as Error).message}`);
+  }
+  const result = fileSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const [top, name, ...field] = issue.path.map(String);
+      if (top === 'templates' && name !== undefined) {
+        return `  template "${name}"${field.length ? `, field ${field.join('.')}` : ''}: ${issue.message}`;
+      }
+      return `  ${issue.path.join('.') || 'top level'}: ${issue.message}`;
+    });
+    throw new ConfigError(`The ${source} is invalid:\n${lines.join('\n')}`);
+  }
+  const set = new Map<string, Template>();
+  for (const [name, t] of Object.entries(result.data.templates)) {
+    set.set(name, {
+      name,
+      description: t.description,
+      image: t.image,
+      build: t.build && { ...t.build, context: path.resolve(baseDir, t.build.context) },
+      containerPort: t.containerPort,
+      env: Object.fromEntries(Object.entries(t.env).map(([k, v]) => [k, String(v)])),
+      command: t.command,
+      healthPath: t.healthPath,
+      memoryBytes: t.memory === undefined ? undefined : (parseMemory(String(t.memory)) ?? undefined),
+      nanoCpus: t.cpus === undefined ? undefined : Math.round(t.cpus * 1e9),
+    });
+  }
+  return set;
+}
+
+export async function loadTemplates(file: string): Promise<TemplateSet> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `Cannot read the templates file ${file} (${(err as NodeJS.ErrnoException).code ?? err}); set SPREADSERVE_TEMPLATES to its path.`,
+    );
+  }
+  return parseTemplates(text, path.dirname(path.resolve(file)), `templates file ${file}`);
+}
