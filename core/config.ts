@@ -26,6 +26,15 @@ export function parsePortRanges(text: string): PortRange[] | null {
   return sorted;
 }
 
+const PUBLIC_URL_HINT =
+  'expected an http(s) URL without port or path (the port is appended), like http://localhost or https://servers.example.com';
+
+/** http(s)://host with nothing after it but an optional slash. */
+function isBareOrigin(text: string): boolean {
+  if (!/^https?:\/\/(\[[0-9a-f:.]+\]|[^/?#:@\s[\]]+)\/?$/i.test(text.trim())) return false;
+  return URL.canParse(text.trim());
+}
+
 const duration = (fallback: string) =>
   z
     .string()
@@ -122,19 +131,41 @@ export const configSchema = z.object({
       }
       return ranges;
     }),
-  SPREADSERVE_BIND_IP: z.union([z.ipv4(), z.ipv6()], { message: 'expected an IP address like 0.0.0.0 or 127.0.0.1' }).default('0.0.0.0'),
+  SPREADSERVE_BIND_IP: z
+    .union([z.ipv4(), z.ipv6()], { message: 'expected an IP address like 0.0.0.0 or 127.0.0.1' })
+    .default('0.0.0.0'),
   SPREADSERVE_SCOPE: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'expected a short lowercase id like default or staging')
     .default('default'),
   SPREADSERVE_PUBLIC_URL: z
-    .url({ message: 'expected a URL like http://localhost or https://servers.example.com' })
+    .string()
     .default('http://localhost')
-    .transform((u) => u.replace(/\/+$/, '')),
+    .transform((text, ctx) => {
+      // The instance's port is appended, so a port, path, query or fragment would make broken links.
+      if (!isBareOrigin(text)) {
+        ctx.addIssue({ code: 'custom', message: `${PUBLIC_URL_HINT}, got "${text}"` });
+        return z.NEVER;
+      }
+      return text.trim().replace(/\/+$/, '');
+    }),
   SPREADSERVE_ADMINS: slackIdList('Slack user or user-group'),
   SPREADSERVE_USERS: slackIdList('Slack user or user-group'),
   MAX_INSTANCES_PER_USER: positiveInt('3', 'a whole number (0 = no limit)'),
-  RECLAIM_CRON: z.string().default('*/5 * * * *'),
+  RECLAIM_CRON: z
+    .string()
+    .default('*/5 * * * *')
+    .transform((text, ctx) => {
+      const fields = text.trim().split(/\s+/).length;
+      if (fields !== 5 && fields !== 6) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a cron expression like "*/5 * * * *" (5 fields, or 6 with seconds), got "${text}"`,
+        });
+        return z.NEVER;
+      }
+      return text;
+    }),
   IDLE_TIMEOUT: duration('2h'),
   IDLE_WARNING: duration('15m'),
   IDLE_BYTES_FLOOR: positiveInt('16384', 'a number of bytes'),
@@ -143,7 +174,10 @@ export const configSchema = z.object({
   BUILD_TIMEOUT: duration('30m'),
   OPS_CHANNEL: z.preprocess(
     emptyToUndefined,
-    z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a Slack channel id like C0123ABC').optional(),
+    z
+      .string()
+      .regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a Slack channel id like C0123ABC')
+      .optional(),
   ),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
@@ -194,11 +228,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const raw = result.data;
-  if (raw.RECLAIM_CRON.trim().split(/\s+/).length < 5) {
-    throw new ConfigError(
-      `Invalid configuration:\n  RECLAIM_CRON: expected a cron expression like "*/5 * * * *", got "${raw.RECLAIM_CRON}"`,
-    );
-  }
   return {
     slack: {
       signingSecret: raw.SLACK_SIGNING_SECRET,

@@ -13,7 +13,8 @@ export function parseDuration(text: string): number | null {
 
 /** The shortest readable form: 5400000 -> "1h30m", 90000 -> "1m30s". */
 export function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${Math.max(0, Math.round(ms))}ms`;
+  // Compare rounded, so 999.6 shows as 1s rather than 1000ms.
+  if (!(Math.round(ms) >= 1_000)) return `${Math.max(0, Math.round(ms) || 0)}ms`;
   let rest = Math.round(ms / 1_000);
   const parts: string[] = [];
   for (const [unit, size] of [

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config.ts';
+import { DURATION_HINT, parseDuration } from './duration.ts';
 
 const NAME_RE = /^[a-z][a-z0-9-]{1,39}$/;
 
@@ -18,34 +19,53 @@ export function parseMemory(text: string): number | null {
   return Number(m[1]) * (unit ? MEMORY_UNITS[unit] : 1);
 }
 
-const templateSchema = z.object({
-  description: z.string().default(''),
-  image: z.string().regex(/^[a-z0-9][a-z0-9._/-]*(:[\w.-]+)?$/, 'expected an image tag like spreadserve/demo:0.3.1'),
-  build: z
-    .object({
-      strategy: z.enum(['dockerfile', 'commit']).default('dockerfile'),
-      context: z.string().min(1),
-      dockerfile: z.string().min(1).default('Dockerfile'),
-      install: z.array(z.string()).min(1).optional(),
-    })
-    .refine((b) => b.strategy !== 'commit' || b.install !== undefined, {
-      message: 'the commit strategy needs an install command',
-      path: ['install'],
-    })
-    .optional(),
-  containerPort: z.number().int().min(1).max(65535).default(80),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number()])).default({}),
-  command: z.array(z.string()).min(1).optional(),
-  healthPath: z.string().startsWith('/').default('/'),
-  memory: z
-    .union([z.string(), z.number()])
-    .optional()
-    .refine((v) => v === undefined || parseMemory(String(v)) !== null, 'expected a size like 256m or 1g'),
-  cpus: z.number().positive().max(64).optional(),
-});
+const templateSchema = z
+  .object({
+    description: z.string().default(''),
+    image: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._/-]*(:[\w.-]+)?$/, 'expected an image tag like spreadserve/demo:0.3.1'),
+    build: z
+      .object({
+        strategy: z.enum(['dockerfile', 'commit']).default('dockerfile'),
+        context: z.string().min(1),
+        dockerfile: z.string().min(1).default('Dockerfile'),
+        install: z.array(z.string()).min(1).optional(),
+      })
+      .strict()
+      .refine((b) => b.strategy !== 'commit' || b.install !== undefined, {
+        message: 'the commit strategy needs an install command',
+        path: ['install'],
+      })
+      .optional(),
+    containerPort: z.number().int().min(1).max(65535).default(80),
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names look like SSROOT or MY_VAR'),
+        z.union([z.string(), z.number()], 'expected a string or a number'),
+      )
+      .default({}),
+    command: z.array(z.string()).min(1).optional(),
+    healthPath: z.string().startsWith('/').default('/'),
+    /** How long a launch waits for the health path to answer. */
+    startTimeout: z
+      .string()
+      .default('60s')
+      .refine((v) => parseDuration(v) !== null, `expected ${DURATION_HINT}`),
+    memory: z
+      .union([z.string(), z.number()])
+      .optional()
+      .refine((v) => v === undefined || parseMemory(String(v)) !== null, 'expected a size like 256m or 1g'),
+    cpus: z.number().positive().max(64).optional(),
+  })
+  // A misspelt field (memmory, containerport) would otherwise be dropped silently.
+  .strict();
 
 const fileSchema = z.object({
-  templates: z.record(z.string().regex(NAME_RE, 'template names look like demo or my-server'), templateSchema),
+  templates: z.record(
+    z.string().regex(NAME_RE, 'template names look like demo or my-server'),
+    templateSchema,
+  ),
 });
 
 export interface Template {
@@ -63,6 +83,7 @@ export interface Template {
   env: Record<string, string>;
   command?: string[];
   healthPath: string;
+  startTimeoutMs: number;
   memoryBytes?: number;
   nanoCpus?: number;
 }
@@ -80,11 +101,16 @@ export function parseTemplates(text: string, baseDir: string, source = 'template
   const result = fileSchema.safeParse(raw);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
+      // A bad template name is reported as "Invalid key in record"; its own message is inside.
+      const message =
+        issue.code === 'invalid_key' && issue.issues.length > 0
+          ? issue.issues.map((inner) => inner.message).join('; ')
+          : issue.message;
       const [top, name, ...field] = issue.path.map(String);
       if (top === 'templates' && name !== undefined) {
-        return `  template "${name}"${field.length ? `, field ${field.join('.')}` : ''}: ${issue.message}`;
+        return `  template "${name}"${field.length ? `, field ${field.join('.')}` : ''}: ${message}`;
       }
-      return `  ${issue.path.join('.') || 'top level'}: ${issue.message}`;
+      return `  ${issue.path.join('.') || 'top level'}: ${message}`;
     });
     throw new ConfigError(`The ${source} is invalid:\n${lines.join('\n')}`);
   }
@@ -99,6 +125,7 @@ export function parseTemplates(text: string, baseDir: string, source = 'template
       env: Object.fromEntries(Object.entries(t.env).map(([k, v]) => [k, String(v)])),
       command: t.command,
       healthPath: t.healthPath,
+      startTimeoutMs: parseDuration(t.startTimeout) ?? 60_000,
       memoryBytes: t.memory === undefined ? undefined : (parseMemory(String(t.memory)) ?? undefined),
       nanoCpus: t.cpus === undefined ? undefined : Math.round(t.cpus * 1e9),
     });

@@ -21,9 +21,7 @@ export const instanceSchema = z.object({
   /** Idle reclaim postponed until this time (extend / Keep). */
   keepUntil: epochMs.optional(),
   /** Set while a reclaim warning is pending. */
-  warning: z
-    .object({ at: epochMs, reason: z.enum(['idle', 'ttl']), deadline: epochMs })
-    .optional(),
+  warning: z.object({ at: epochMs, reason: z.enum(['idle', 'ttl']), deadline: epochMs }).optional(),
   /** Last network sample, the baseline for the next one. */
   lastSample: z.object({ at: epochMs, txBytes: z.number(), rxBytes: z.number() }).optional(),
 });
@@ -79,7 +77,14 @@ export const storeDocSchema = z.object({
 export type StoreDoc = z.infer<typeof storeDocSchema>;
 
 export function emptyDoc(): StoreDoc {
-  return { version: STORE_VERSION, instances: {}, ports: {}, builds: [], audit: [], reclaim: { failures: [] } };
+  return {
+    version: STORE_VERSION,
+    instances: {},
+    ports: {},
+    builds: [],
+    audit: [],
+    reclaim: { failures: [] },
+  };
 }
 
 /** The audit trail keeps the newest entries only. */

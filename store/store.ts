@@ -43,16 +43,29 @@ export class Store {
     try {
       text = await adapter.read();
     } catch (err) {
-      return Store.readOnly(absolute, db, `cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`);
+      return Store.readOnly(
+        absolute,
+        db,
+        `it cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
+      );
     }
     if (text === null) {
       try {
         await mkdir(path.dirname(absolute), { recursive: true });
       } catch (err) {
-        return Store.readOnly(absolute, db, `cannot create its folder (${(err as NodeJS.ErrnoException).code ?? err})`);
+        return Store.readOnly(
+          absolute,
+          db,
+          `its folder cannot be created (${(err as NodeJS.ErrnoException).code ?? err})`,
+        );
       }
       const store = new Store(absolute, db, emptyDoc(), '', null);
-      await store.update(() => undefined); // creates the file now, so an unwritable path shows at start
+      try {
+        await store.update(() => undefined); // creates the file now, so an unwritable path shows at start
+      } catch (err) {
+        // The failed write made the store read-only and says why; open it read-only, as documented.
+        if (store.writable) throw err;
+      }
       return store;
     }
     let json: unknown;
@@ -105,6 +118,10 @@ export class Store {
     if (this.readOnlyReason !== null) throw new UserError('read-only', this.readOnlyMessage!);
     const draft = structuredClone(this.doc);
     const result = fn(draft);
+    if (result instanceof Promise) {
+      // An async fn would mutate the draft after it was committed: refuse it outright.
+      throw new Error('store.update takes a synchronous function');
+    }
     this.doc = draft;
     await this.scheduleFlush();
     return result;
@@ -115,6 +132,8 @@ export class Store {
     if (this.flushQueued) return this.flushQueued;
     const queued = this.flushRunning.then(async () => {
       this.flushQueued = null;
+      // An earlier write failed and rolled the document back, discarding these updates too.
+      if (this.readOnlyReason !== null) throw new UserError('read-only', this.readOnlyMessage!);
       const text = `${JSON.stringify(this.doc, null, 2)}\n`;
       this.db.data = text;
       try {

@@ -1,0 +1,287 @@
+// The Slack front end: one /spreadserve listener, buttons and App Home, over Bolt's HTTP
+// receiver (POST /slack/events, GET /healthz, GET /metrics) or Socket Mode when an app token
+// is set. Acknowledge first, then do the work: no Docker call happens before ack().
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { App, type BlockAction, type ButtonAction, LogLevel, type RespondFn } from '@slack/bolt';
+import type { Logger as SlackLogger } from '@slack/logger';
+import type { WebClient, WebClientOptions } from '@slack/web-api';
+import { errorReply, type PreparedCommand, prepare, runPrepared } from '../commands/index.ts';
+import type { InstanceView, Reply } from '../commands/reply.ts';
+import type { CommandContext } from '../commands/types.ts';
+import type { Config } from '../core/config.ts';
+import { createServices, type Services } from '../core/context.ts';
+import { describeError } from '../core/errors.ts';
+import { createLogger, type Logger } from '../core/log.ts';
+import type { Actor } from '../core/policy.ts';
+import { DockerEngine } from '../engine/docker.ts';
+import { RecentIds } from './dedupe.ts';
+import { SlackGroupDirectory } from './groups.ts';
+import { Metrics } from './metrics.ts';
+import { buttonIds, renderHomeView, renderReply } from './render.ts';
+
+const SLASH = '/spreadserve';
+const ACK_VERBS: Record<string, string> = { build: 'Building', launch: 'Launching', stop: 'Stopping' };
+
+export interface SlackBot {
+  app: App;
+  services: Services;
+  metrics: Metrics;
+  /** Resolves once the HTTP server listens (or the socket is connected); returns the HTTP port. */
+  start(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface SlackBotOptions {
+  config: Config;
+  /** Built from config when absent; tests pass their own (own port range, scope, store). */
+  services?: Services;
+  log?: Logger;
+  /** e.g. { retryConfig: { retries: 0 } } in tests. */
+  clientOptions?: WebClientOptions;
+}
+
+/** Bolt logs through pino, so every line is JSON with secrets redacted. */
+function boltLogger(log: Logger): SlackLogger {
+  let level = LogLevel.INFO;
+  return {
+    debug: (...m: unknown[]) => log.debug({ bolt: true }, m.map(String).join(' ')),
+    info: (...m: unknown[]) => log.info({ bolt: true }, m.map(String).join(' ')),
+    warn: (...m: unknown[]) => log.warn({ bolt: true }, m.map(String).join(' ')),
+    error: (...m: unknown[]) => log.error({ bolt: true }, m.map(String).join(' ')),
+    setLevel: (l) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot> {
+  const { config } = options;
+  const log = options.log ?? createLogger(config.logLevel);
+  let services: Services | undefined = options.services;
+  const metrics = new Metrics(() => services);
+  const recent = new RecentIds();
+
+  const customRoutes = [
+    {
+      path: '/healthz',
+      method: ['GET'],
+      handler: (_req: IncomingMessage, res: ServerResponse) => {
+        void health(services!).then(({ ok, body }) => sendJson(res, ok ? 200 : 503, body));
+      },
+    },
+    {
+      path: '/metrics',
+      method: ['GET'],
+      handler: (_req: IncomingMessage, res: ServerResponse) => {
+        void metrics.registry.metrics().then((text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        });
+      },
+    },
+  ];
+  const socketMode = config.slack.appToken !== undefined;
+  const app = new App({
+    token: config.slack.botToken,
+    signingSecret: config.slack.signingSecret,
+    appToken: config.slack.appToken,
+    socketMode,
+    port: config.httpPort,
+    customRoutes,
+    installerOptions: socketMode ? { port: config.httpPort } : undefined,
+    logger: boltLogger(log.child({ component: 'bolt' })),
+    clientOptions: {
+      ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+      ...options.clientOptions,
+    },
+  });
+
+  if (!services) {
+    const groups = new SlackGroupDirectory(app.client);
+    const engine = metrics.instrument(new DockerEngine({ dockerHost: config.dockerHost }));
+    services = await createServices(config, { engine, log, groups });
+  }
+  const core = services;
+
+  const actorOf = (userId: string): Promise<Actor> => core.policy.actor(userId);
+  const context = (actor: Actor): CommandContext => ({ actor, services: core, prefix: SLASH });
+
+  /** Runs a prepared command, counts it, and never throws. */
+  async function run(prepared: PreparedCommand, actor: Actor): Promise<Reply> {
+    const reply = await runPrepared(prepared, context(actor));
+    metrics.commands.inc({
+      command: prepared.command.name,
+      outcome: reply.ok ? 'ok' : (reply.errorKind ?? 'error'),
+    });
+    if (reply.ok && prepared.command.name === 'launch') metrics.launches.inc();
+    if (reply.ok && prepared.command.name === 'stop') metrics.stops.inc();
+    return reply;
+  }
+
+  const asMessage = (reply: Reply) => ({ response_type: reply.visibility, ...renderReply(reply) });
+
+  async function respondSafely(
+    respond: RespondFn,
+    reply: Reply,
+    where: Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await respond({ ...asMessage(reply), replace_original: false });
+    } catch (err) {
+      log.error({ ...where, err: describeError(err) }, 'could not answer through response_url');
+    }
+  }
+
+  app.command(SLASH, async ({ command, ack, respond }) => {
+    if (!recent.firstTime(command.trigger_id)) {
+      await ack();
+      log.info({ trigger: command.trigger_id }, 'duplicate slash command ignored');
+      return;
+    }
+    let prepared: PreparedCommand;
+    try {
+      prepared = prepare(command.text);
+    } catch (err) {
+      const reply = errorReply(err, log);
+      metrics.commands.inc({ command: 'unknown', outcome: 'usage' });
+      await ack(asMessage(reply));
+      return;
+    }
+    const name = prepared.command.name;
+    if (name === 'help') {
+      await ack(asMessage(await run(prepared, { id: command.user_id, role: 'user' })));
+      return;
+    }
+    const verb = ACK_VERBS[name];
+    await ack(
+      verb
+        ? {
+            response_type: 'ephemeral',
+            text: `⏳ ${verb} ${command.text.trim().split(/\s+/).slice(1).join(' ')}…`.replace(' …', '…'),
+          }
+        : undefined,
+    );
+    let reply: Reply;
+    try {
+      reply = await run(prepared, await actorOf(command.user_id));
+    } catch (err) {
+      reply = errorReply(err, log, { command: name, user: command.user_id }); // the role lookup failed
+    }
+    await respondSafely(respond, reply, { command: name, user: command.user_id });
+  });
+
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: new RegExp(`^(${Object.values(buttonIds).join('|')})$`) },
+    async ({ action, ack, body, respond, client }) => {
+      await ack();
+      if (!recent.firstTime(`${body.trigger_id}:${action.action_id}`)) return;
+      const tokens = buttonCommand(action.action_id, action.value ?? '');
+      const actor = await actorOf(body.user.id).catch(() => ({ id: body.user.id, role: 'none' as const }));
+      let reply: Reply;
+      try {
+        reply = await run(prepare(tokens), actor);
+      } catch (err) {
+        reply = errorReply(err, log, { action: action.action_id, user: body.user.id });
+      }
+      if (body.response_url)
+        await respondSafely(respond, reply, { action: action.action_id, user: body.user.id });
+      if (body.view?.type === 'home' || !body.response_url) await publishHome(client, body.user.id, reply);
+    },
+  );
+
+  app.event('app_home_opened', async ({ event, client }) => {
+    if (event.tab !== 'home') return;
+    await publishHome(client, event.user);
+  });
+
+  async function publishHome(client: WebClient, userId: string, notice?: Reply): Promise<void> {
+    try {
+      const actor = await actorOf(userId);
+      const list = await run(prepare(['list', 'mine']), actor);
+      const status = await run(prepare(['status']), actor);
+      const instances: InstanceView[] = list.kind === 'instances' ? list.instances : [];
+      if (status.kind !== 'status') throw new Error(status.summary);
+      const view = renderHomeView({ userId, instances, status: status.status, now: core.clock.now() });
+      if (notice) view.blocks.unshift(...renderReply(notice).blocks.slice(0, 1));
+      await client.views.publish({ user_id: userId, view });
+    } catch (err) {
+      log.error({ user: userId, err: describeError(err) }, 'could not publish App Home');
+    }
+  }
+
+  app.error(async (err) => {
+    log.error({ err: describeError(err) }, 'unhandled error in a Slack listener');
+  });
+
+  return {
+    app,
+    services: core,
+    metrics,
+    async start() {
+      await app.start(config.httpPort);
+      return config.httpPort;
+    },
+    async stop() {
+      await app.stop();
+    },
+  };
+}
+
+/** What a button runs: the same commands a user could type. */
+function buttonCommand(actionId: string, instance: string): string[] {
+  switch (actionId) {
+    case buttonIds.stop:
+      return ['stop', instance];
+    case buttonIds.keep_1h:
+      return ['extend', instance, '1h'];
+    case buttonIds.keep_8h:
+      return ['extend', instance, '8h'];
+    default:
+      return ['extend', instance];
+  }
+}
+
+/** 200 when the store is writable and the engine answers, else 503; the body says which. */
+export async function health(services: Services): Promise<{ ok: boolean; body: Record<string, unknown> }> {
+  let engineError: string | undefined;
+  try {
+    await Promise.race([
+      services.engine.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2s')), 2_000).unref()),
+    ]);
+  } catch (err) {
+    engineError = describeError(err);
+  }
+  const store = { writable: services.store.writable, error: services.store.readOnlyMessage ?? undefined };
+  const engine = { reachable: engineError === undefined, error: engineError };
+  const ok = store.writable && engine.reachable;
+  return { ok, body: { status: ok ? 'ok' : 'degraded', store, engine } };
+}
+
+/** `npm start` with Slack credentials: reconcile, then serve until SIGTERM / SIGINT. */
+export async function startSlackBot(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const bot = await createSlackBot({ config, log });
+  if (bot.services.store.writable) {
+    await bot.services
+      .reconcile({ atStart: true })
+      .catch((err) => log.warn({ err: describeError(err) }, 'reconcile at start failed'));
+  }
+  const port = await bot.start();
+  log.info({ port, socketMode: config.slack.appToken !== undefined }, 'SpreadServe bot is up');
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await bot.stop().catch(() => undefined);
+    await bot.services.store.flushed();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}

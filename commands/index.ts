@@ -1,0 +1,89 @@
+// The registry and the one dispatch every front end (Slack, CLI, local shell) goes through.
+import { describeError, isUserError, newRef, usageError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { build } from './build.ts';
+import { extend } from './extend.ts';
+import { helpCommand } from './help.ts';
+import { launch } from './launch.ts';
+import { list } from './list.ts';
+import { parseFlags, tokenize } from './parse.ts';
+import type { Reply } from './reply.ts';
+import { status } from './status.ts';
+import { stop } from './stop.ts';
+import { templates } from './templates.ts';
+import type { Command, CommandContext } from './types.ts';
+
+const help = helpCommand(() => COMMANDS);
+
+/** Every subcommand, in the order help shows them. */
+export const COMMANDS: readonly Command[] = [help, templates, build, launch, list, stop, extend, status];
+
+const byName = new Map<string, Command>();
+for (const command of COMMANDS) {
+  if (byName.has(command.name)) throw new Error(`two commands are named ${command.name}`);
+  byName.set(command.name, command);
+}
+
+export function findCommand(name: string): Command | undefined {
+  return byName.get(name);
+}
+
+/** A command ready to run: parsed and validated, no I/O done yet. */
+export interface PreparedCommand {
+  command: Command;
+  run: (ctx: CommandContext) => Promise<Reply>;
+}
+
+/** Parses text (or tokens) into a prepared command; throws a usage UserError. No I/O. */
+export function prepare(input: string | readonly string[]): PreparedCommand {
+  const tokens = typeof input === 'string' ? tokenize(input) : input;
+  const [name = 'help', ...rest] = tokens;
+  const command = byName.get(name.toLowerCase());
+  if (!command) {
+    const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
+    throw usageError(`There is no command "${shown}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}.`);
+  }
+  return { command, run: command.bind(parseFlags(command.name, rest, command.flags)) };
+}
+
+/** Turns any thrown value into a reply: UserError text as is, anything else as an apology with a ref. */
+export function errorReply(err: unknown, log: Logger, context: Record<string, unknown> = {}): Reply {
+  if (isUserError(err)) {
+    return {
+      kind: 'message',
+      ok: false,
+      visibility: 'ephemeral',
+      summary: err.message,
+      details: err.details.length ? [...err.details] : undefined,
+      errorKind: err.kind,
+    };
+  }
+  const ref = newRef();
+  log.error({ ...context, ref, err: err instanceof Error ? err : describeError(err) }, 'command failed');
+  return {
+    kind: 'message',
+    ok: false,
+    visibility: 'ephemeral',
+    summary: `Something went wrong (ref ${ref}); the details are in the bot's log.`,
+    errorKind: 'internal',
+  };
+}
+
+/** Parse, run and funnel errors: never throws. */
+export async function dispatch(input: string | readonly string[], ctx: CommandContext): Promise<Reply> {
+  let prepared: PreparedCommand;
+  try {
+    prepared = prepare(input);
+  } catch (err) {
+    return errorReply(err, ctx.services.log);
+  }
+  return runPrepared(prepared, ctx);
+}
+
+export async function runPrepared(prepared: PreparedCommand, ctx: CommandContext): Promise<Reply> {
+  try {
+    return await prepared.run(ctx);
+  } catch (err) {
+    return errorReply(err, ctx.services.log, { command: prepared.command.name, actor: ctx.actor.id });
+  }
+}

@@ -1,0 +1,91 @@
+// Command text -> tokens -> { positional, flags }, before each command's zod schema.
+import { z } from 'zod';
+import { DURATION_HINT, parseDuration } from '../core/duration.ts';
+import { usageError } from '../core/errors.ts';
+import { NAME_HINT, NAME_RE } from '../core/instances.ts';
+
+export interface RawArgs {
+  positional: string[];
+  flags: Record<string, string | true>;
+}
+
+/** Which flags a command takes: 'value' flags take the next token (or =value), 'switch' flags none. */
+export type FlagSpec = Record<string, 'value' | 'switch'>;
+
+/** Longest command text we look at; anything longer is refused before parsing. */
+export const MAX_TEXT = 1_000;
+
+export function tokenize(text: string): string[] {
+  if (text.length > MAX_TEXT)
+    throw usageError(`That command is ${text.length} characters long; commands are at most ${MAX_TEXT}.`);
+  // Chat clients turn "--" into a dash; read it back as "--".
+  return text
+    .replace(/[\u2012-\u2015\u2212](?=\w)/g, '--')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
+export function parseFlags(command: string, tokens: readonly string[], spec: FlagSpec): RawArgs {
+  const positional: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (!token.startsWith('--')) {
+      positional.push(token);
+      continue;
+    }
+    const [flag, inline] = splitOnce(token.slice(2), '=');
+    const kind = spec[flag];
+    if (!kind) {
+      const known = Object.keys(spec).map((f) => `--${f}`);
+      throw usageError(
+        `${command} has no --${flag.slice(0, 40)} flag${known.length ? `; it takes ${known.join(', ')}` : ''}.`,
+      );
+    }
+    if (kind === 'switch') {
+      if (inline !== undefined) throw usageError(`--${flag} takes no value.`);
+      flags[flag] = true;
+      continue;
+    }
+    const value = inline ?? tokens[i + 1];
+    if (value === undefined || value === '' || (inline === undefined && value.startsWith('--'))) {
+      throw usageError(`--${flag} needs a value.`);
+    }
+    if (inline === undefined) i++;
+    flags[flag] = value;
+  }
+  return { positional, flags };
+}
+
+function splitOnce(text: string, sep: string): [string, string | undefined] {
+  const at = text.indexOf(sep);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
+const shown = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
+
+/** An instance name, checked with a message that says what names look like. */
+export const instanceName = z.string().refine((v) => NAME_RE.test(v), {
+  error: (issue) => `"${shown(String(issue.input))}" is not a valid name: ${NAME_HINT}`,
+});
+
+/** A duration like 90s, 30m, 2h, 1d, as milliseconds. */
+export const duration = (flag: string) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${flag} "${shown(text)}" is not a duration: use ${DURATION_HINT}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+export const templateName = z.string().max(40, 'template names are at most 40 characters');
+
+/** At most n positional arguments. */
+export const positional = (n: number, usage: string) =>
+  z.array(z.string()).max(n, { message: `too many arguments; usage: ${usage}` });

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { defineCommand } from './define.ts';
+import { positional } from './parse.ts';
+import type { TemplateView } from './reply.ts';
+
+export const templates = defineCommand({
+  name: 'templates',
+  usage: 'templates',
+  summary: 'Show the templates, whether each image is built, and its last build.',
+  who: 'anyone',
+  flags: {},
+  slow: false,
+  schema: z.object({ positional: positional(0, 'templates'), flags: z.object({}) }),
+  async run(_args, ctx) {
+    const { templates, engine, store } = ctx.services;
+    const builds = store.read().builds;
+    const views = await Promise.all(
+      [...templates.values()].map(async (t): Promise<TemplateView> => {
+        const image = await engine.inspectImage(t.image);
+        const last = builds.findLast((b) => b.template === t.name);
+        return {
+          name: t.name,
+          description: t.description,
+          image: t.image,
+          strategy: t.build?.strategy ?? 'dockerfile',
+          built: image !== null,
+          sizeBytes: image?.sizeBytes,
+          imageCreatedAt: image?.createdAt,
+          lastBuild: last && {
+            by: last.by,
+            at: last.startedAt,
+            outcome: last.outcome,
+            durationMs: last.durationMs,
+          },
+        };
+      }),
+    );
+    const built = views.filter((v) => v.built).length;
+    return {
+      kind: 'templates',
+      ok: true,
+      visibility: 'ephemeral',
+      summary: `${views.length} template${views.length === 1 ? '' : 's'}, ${built} built:`,
+      templates: views,
+    };
+  },
+});

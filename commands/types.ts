@@ -1,0 +1,39 @@
+import type { z } from 'zod';
+import type { Services } from '../core/context.ts';
+import type { Actor } from '../core/policy.ts';
+import type { FlagSpec, RawArgs } from './parse.ts';
+import type { Reply } from './reply.ts';
+
+export interface CommandContext {
+  actor: Actor;
+  services: Services;
+  /** Progress lines of long work (build, launch), as they happen. */
+  progress?: (line: string) => void;
+  /** How users type commands here, for hints: "/spreadserve" in Slack, "spreadserve" in a terminal. */
+  prefix: string;
+}
+
+export interface CommandDef<A> {
+  name: string;
+  /** e.g. "launch [template] [--name NAME] [--ttl DURATION]" */
+  usage: string;
+  summary: string;
+  who: 'anyone' | 'user' | 'owner or admin' | 'admin';
+  flags: FlagSpec;
+  /** Long work: Slack acknowledges first and reports through response_url. */
+  slow: boolean;
+  schema: z.ZodType<A, RawArgs>;
+  run(args: A, ctx: CommandContext): Promise<Reply>;
+}
+
+/** A command with its argument type hidden, so the registry can hold them all. */
+export interface Command {
+  name: string;
+  usage: string;
+  summary: string;
+  who: CommandDef<unknown>['who'];
+  flags: FlagSpec;
+  slow: boolean;
+  /** Validates raw args; returns the run, or throws a usage UserError. */
+  bind(raw: RawArgs): (ctx: CommandContext) => Promise<Reply>;
+}

@@ -1,0 +1,28 @@
+// Store records and Docker's view -> the InstanceView replies carry.
+
+import type { Services } from '../core/context.ts';
+import type { ObservedInstance, ObservedState } from '../core/instances.ts';
+import type { InstanceRecord } from '../store/schema.ts';
+import type { InstanceView } from './reply.ts';
+
+export function instanceView(
+  services: Services,
+  record: InstanceRecord,
+  state?: ObservedState,
+): InstanceView {
+  return {
+    name: record.name,
+    owner: record.owner,
+    template: record.template,
+    port: record.port,
+    url: services.instances.url(record.port),
+    state: state ?? record.state,
+    createdAt: record.createdAt,
+    lastActivityAt: record.lastActivityAt,
+    expiresAt: record.expiresAt,
+    warning: record.warning && { reason: record.warning.reason, deadline: record.warning.deadline },
+  };
+}
+
+export const observedView = (services: Services, o: ObservedInstance): InstanceView =>
+  instanceView(services, o.record, o.state);

@@ -1,0 +1,673 @@
+// bot/render.ts against golden files, plus Slack's limits checked over every fixture; and a
+// smoke test of the Slack stand-in and the request signer the bot tests build on.
+// Update the golden files after an intended change: UPDATE_GOLDEN=1 npx vitest run test/render.test.ts
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isValidSlackRequest, webApi } from '@slack/bolt';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buttonIds, type KnownBlock, LIMITS, poolBar, renderHomeView, renderReply } from '../bot/render.ts';
+import type { InstanceView, Reply, StatusView, TemplateView } from '../commands/reply.ts';
+import {
+  blockAction,
+  event,
+  postToBot,
+  signature,
+  signHeaders,
+  slashCommand,
+  TEST_SIGNING_SECRET,
+} from './support/slack-requests.ts';
+import { type SlackStandIn, startSlackStandIn } from './support/slack-stand-in.ts';
+
+const GOLDEN_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'golden');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+const NOW = Date.parse('2026-01-01T12:00:00Z');
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures (given)
+
+function instance(n: number, over: Partial<InstanceView> = {}): InstanceView {
+  const name = `demo-${n}`;
+  return {
+    name,
+    owner: n % 3 === 0 ? 'UADMIN01' : 'UALICE01',
+    template: 'demo',
+    port: 8080 + n,
+    url: `http://spreadserve.example:${8080 + n}`,
+    state: 'running',
+    createdAt: NOW - (n + 1) * 37 * MIN,
+    lastActivityAt: NOW - (n % 7) * 11 * MIN,
+    ...over,
+  };
+}
+
+const status: StatusView = {
+  engine: { reachable: true },
+  store: { writable: true },
+  instances: { running: 305, starting: 2 },
+  ports: { total: 1000, free: 690, reserved: 2, inUse: 305, setAside: [8090, 8091, 8092] },
+  reclaim: {
+    lastPassAt: NOW - 3 * MIN,
+    nextPassAt: NOW + 2 * MIN,
+    lastSummary: 'stopped 2 idle instances, warned 1',
+  },
+  failures: [
+    { at: NOW - 40 * MIN, instance: 'demo-7', error: 'container never answered GET / within 60s' },
+    { at: NOW - 5 * MIN, error: 'Docker stats timed out' },
+  ],
+};
+
+const degradedStatus: StatusView = {
+  engine: { reachable: false, error: 'connect ENOENT /var/run/docker.sock' },
+  store: { writable: false, error: 'data/spreadserve.json is not valid JSON <line 3>' },
+  instances: { running: 0, starting: 0 },
+  ports: {
+    total: 1000,
+    free: 3,
+    reserved: 0,
+    inUse: 967,
+    setAside: Array.from({ length: 30 }, (_, k) => 9000 + k),
+  },
+  reclaim: {},
+  failures: Array.from({ length: 9 }, (_, k) => ({
+    at: NOW - k * MIN,
+    instance: `demo-${k}`,
+    error: `failure number ${k}`,
+  })),
+};
+
+const templates: TemplateView[] = [
+  {
+    name: 'demo',
+    description: 'SpreadServe demo server',
+    image: 'spreadserve/demo:0.3.1',
+    strategy: 'commit',
+    built: true,
+    sizeBytes: 245_300_000,
+    imageCreatedAt: NOW - 26 * HOUR,
+    lastBuild: { by: 'UADMIN01', at: NOW - 26 * HOUR, outcome: 'success', durationMs: 93_000 },
+  },
+  {
+    name: 'finance',
+    description: 'Finance models & <reports>',
+    image: 'spreadserve/finance:1.0',
+    strategy: 'dockerfile',
+    built: false,
+    lastBuild: {
+      by: 'UADMIN01',
+      at: NOW - 2 * HOUR,
+      outcome: 'failed: installer exited 1223',
+      durationMs: 41_000,
+    },
+  },
+];
+
+const logLine = (k: number) =>
+  `2026-01-01T11:${String(k % 60).padStart(2, '0')}:00Z \u001b[33mINFO\u001b[0m dbaseweb: served /sheet/${k} to 10.0.0.${k % 250} in ${k % 90}ms <ok> & done`;
+
+const fixtures: Record<string, Reply> = {
+  help: {
+    kind: 'help',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: 'SpreadServe commands: type `/spreadserve help <command>` for one.',
+    commands: [
+      {
+        name: 'help',
+        usage: '/spreadserve help [command]',
+        summary: 'Usage of every command, or one',
+        who: 'anyone',
+      },
+      {
+        name: 'launch',
+        usage: '/spreadserve launch [template] [--name NAME] [--ttl DURATION]',
+        summary: 'Start an instance',
+        who: 'user',
+      },
+      {
+        name: 'list',
+        usage: '/spreadserve list [mine|all]',
+        summary: 'Instances and their URLs',
+        who: 'anyone',
+      },
+      {
+        name: 'stop',
+        usage: '/spreadserve stop <name>',
+        summary: 'Stop and remove an instance',
+        who: 'owner or admin',
+      },
+      {
+        name: 'build',
+        usage: '/spreadserve build <template> [--no-cache]',
+        summary: "Build a template's image",
+        who: 'admin',
+      },
+      {
+        name: 'status',
+        usage: '/spreadserve status',
+        summary: 'Engine, instances, ports, reclaim',
+        who: 'anyone',
+      },
+    ],
+  },
+  launch: {
+    kind: 'instance',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: 'Launched demo-1 from demo: http://spreadserve.example:8081',
+    instance: instance(1, { expiresAt: NOW + 4 * HOUR }),
+  },
+  'extend-with-warning': {
+    kind: 'instance',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: 'Extended demo-2 by 2h',
+    instance: instance(2, { warning: { reason: 'idle', deadline: NOW + 12 * MIN } }),
+  },
+  'list-few': {
+    kind: 'instances',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: '4 instances',
+    scope: 'all',
+    now: NOW,
+    instances: [
+      instance(1),
+      instance(2, { state: 'starting' }),
+      instance(3, { state: 'exited', warning: { reason: 'ttl', deadline: NOW + 5 * MIN } }),
+      instance(4, { state: 'missing', expiresAt: NOW + 30 * MIN }),
+    ],
+  },
+  'list-empty': {
+    kind: 'instances',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: 'You have no instances. Launch one with `/spreadserve launch`.',
+    scope: 'mine',
+    now: NOW,
+    instances: [],
+  },
+  'list-120': {
+    kind: 'instances',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: '120 instances',
+    scope: 'all',
+    now: NOW,
+    instances: Array.from({ length: 120 }, (_, k) => instance(k + 1)),
+  },
+  templates: {
+    kind: 'templates',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: '2 templates, 1 built',
+    templates,
+  },
+  status: {
+    kind: 'status',
+    ok: true,
+    visibility: 'in_channel',
+    summary: 'SpreadServe status',
+    status,
+    now: NOW,
+  },
+  'status-degraded': {
+    kind: 'status',
+    ok: true,
+    visibility: 'in_channel',
+    summary: 'SpreadServe status',
+    status: degradedStatus,
+    now: NOW,
+  },
+  build: {
+    kind: 'build',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: 'Built demo as spreadserve/demo:0.3.1 in 1m33s',
+    build: {
+      template: 'demo',
+      tag: 'spreadserve/demo:0.3.1',
+      imageId: 'sha256:4f3c2b1a0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b',
+      sizeBytes: 245_300_000,
+      durationMs: 93_000,
+      strategy: 'commit',
+    },
+  },
+  'error-usage': {
+    kind: 'message',
+    ok: false,
+    visibility: 'ephemeral',
+    errorKind: 'usage',
+    summary: 'Unknown command "lanch": did you mean `/spreadserve launch`?',
+  },
+  'error-internal': {
+    kind: 'message',
+    ok: false,
+    visibility: 'ephemeral',
+    errorKind: 'internal',
+    summary: 'Something went wrong (ref a1b2c3)',
+  },
+  'build-failed-200-line-log': {
+    kind: 'message',
+    ok: false,
+    visibility: 'ephemeral',
+    errorKind: 'build-failed',
+    summary: 'Building demo failed at step "install": the installer exited with code 1223',
+    details: Array.from({ length: 200 }, (_, k) => logLine(k + 1)),
+  },
+  'summary-5000-chars': {
+    kind: 'message',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: `Stopped ${'x'.repeat(4990)} <done>`,
+    details: ['```nested fence```', 'é'.repeat(5000)],
+  },
+};
+
+const homeArgs = {
+  userId: 'UALICE01',
+  instances: [
+    instance(1),
+    instance(2, { warning: { reason: 'idle', deadline: NOW + 12 * MIN } }),
+    instance(3),
+  ],
+  status,
+  now: NOW,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Golden files
+
+function golden(name: string, actual: unknown): void {
+  const file = path.join(GOLDEN_DIR, `${name}.json`);
+  const json = `${JSON.stringify(actual, null, 2)}\n`;
+  if (UPDATE) {
+    mkdirSync(GOLDEN_DIR, { recursive: true });
+    writeFileSync(file, json);
+    return;
+  }
+  if (!existsSync(file)) {
+    throw new Error(`missing golden file ${file}: run UPDATE_GOLDEN=1 npx vitest run test/render.test.ts`);
+  }
+  expect(JSON.parse(json), `${name} differs from ${file} (UPDATE_GOLDEN=1 to accept)`).toEqual(
+    JSON.parse(readFileSync(file, 'utf8')),
+  );
+}
+
+describe('renderReply golden files', () => {
+  for (const [name, reply] of Object.entries(fixtures)) {
+    it(`renders ${name} as recorded`, () => golden(name, renderReply(reply)));
+  }
+  it('renders the App Home view as recorded', () => golden('home', renderHomeView(homeArgs)));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Slack's limits, over every fixture
+
+type Json = Record<string, unknown>;
+
+/** Every object inside `value` (depth first), with its key path. */
+function* walk(value: unknown, at = '$'): Generator<[string, Json]> {
+  if (Array.isArray(value)) {
+    for (const [k, v] of value.entries()) yield* walk(v, `${at}[${k}]`);
+  } else if (typeof value === 'object' && value !== null) {
+    yield [at, value as Json];
+    for (const [k, v] of Object.entries(value)) yield* walk(v, `${at}.${k}`);
+  }
+}
+
+const textOf = (o: unknown): string => ((o as { text?: string } | undefined)?.text ?? '') as string;
+
+function checkLimits(blocks: KnownBlock[], maxBlocks: number): string[] {
+  const problems: string[] = [];
+  const fail = (where: string, what: string) => problems.push(`${where}: ${what}`);
+  if (blocks.length > maxBlocks) fail('$', `${blocks.length} blocks > ${maxBlocks}`);
+  const blockIds = new Set<string>();
+  for (const [where, o] of walk(blocks)) {
+    if (o.type === 'section') {
+      const t = textOf(o.text);
+      if (o.text && (t.length < 1 || t.length > LIMITS.sectionText)) fail(where, `section text ${t.length}`);
+      const fields = (o.fields as unknown[] | undefined) ?? [];
+      if (fields.length > LIMITS.fields) fail(where, `${fields.length} fields`);
+      for (const f of fields) if (textOf(f).length > LIMITS.fieldText) fail(where, 'field text too long');
+      if (!o.text && fields.length === 0) fail(where, 'section with neither text nor fields');
+    }
+    if (o.type === 'mrkdwn' || o.type === 'plain_text') {
+      const t = textOf(o);
+      if (t.length === 0 || t.length > LIMITS.sectionText) fail(where, `text object ${t.length}`);
+      // Unescaped < and > only in Slack's own syntax: links, mentions, dates, quotes.
+      const stray = t
+        .replace(/<(https?:\/\/[^<>|]+\|[^<>]+|@[UW][A-Z0-9]+|!date\^[^<>]+)>/g, '')
+        .replace(/(^|\n)> /g, '$1');
+      if (o.type === 'mrkdwn' && /[<>]/.test(stray))
+        fail(where, `unescaped < or > in ${JSON.stringify(t.slice(0, 80))}`);
+    }
+    if (o.type === 'header' && textOf(o.text).length > LIMITS.headerText) fail(where, 'header text');
+    if (o.type === 'context' && ((o.elements as unknown[]) ?? []).length > LIMITS.contextElements) {
+      fail(where, 'context elements');
+    }
+    if (o.type === 'actions') {
+      const elements = (o.elements as Json[]) ?? [];
+      if (elements.length > LIMITS.actionsElements) fail(where, `${elements.length} elements`);
+      const ids = elements.map((e) => e.action_id);
+      if (new Set(ids).size !== ids.length) fail(where, 'duplicate action_id in one block');
+    }
+    if (o.type === 'button') {
+      if (textOf(o.text).length > LIMITS.buttonText) fail(where, 'button text');
+      if (typeof o.value === 'string' && o.value.length > LIMITS.buttonValue) fail(where, 'button value');
+      const c = o.confirm as Json | undefined;
+      if (c) {
+        if (textOf(c.title).length > LIMITS.confirmTitle) fail(where, 'confirm title');
+        if (textOf(c.text).length > LIMITS.confirmText) fail(where, 'confirm text');
+        if (textOf(c.confirm).length > LIMITS.confirmButton) fail(where, 'confirm button');
+        if (textOf(c.deny).length > LIMITS.confirmButton) fail(where, 'deny button');
+      }
+    }
+    if (typeof o.block_id === 'string') {
+      if (blockIds.has(o.block_id)) fail(where, `duplicate block_id ${o.block_id}`);
+      if (o.block_id.length > LIMITS.blockId) fail(where, 'block_id too long');
+      blockIds.add(o.block_id);
+    }
+  }
+  return problems;
+}
+
+describe("rendered messages stay within Slack's limits", () => {
+  for (const [name, reply] of Object.entries(fixtures)) {
+    it(`${name}: limits, and the summary comes first`, () => {
+      const { text, blocks } = renderReply(reply);
+      expect(checkLimits(blocks, LIMITS.messageBlocks)).toEqual([]);
+      expect(text.length).toBeLessThanOrEqual(LIMITS.messageText);
+      const first = blocks[0];
+      expect(first?.type).toBe('section');
+      const head = textOf((first as { text?: unknown }).text);
+      expect(head).toMatch(/^(✅|⚠️|❌) /);
+      expect(head).toContain(reply.summary.slice(0, 60).replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+      expect(text.startsWith(head.slice(0, 100))).toBe(true);
+    });
+  }
+  it('the App Home view: a home view within 100 blocks', () => {
+    const view = renderHomeView(homeArgs);
+    expect(view.type).toBe('home');
+    expect(checkLimits(view.blocks as KnownBlock[], LIMITS.viewBlocks)).toEqual([]);
+  });
+  it('the App Home view with 80 instances of one user still fits', () => {
+    const many = Array.from({ length: 80 }, (_, k) => instance(k + 1, { owner: 'UALICE01' }));
+    const view = renderHomeView({ ...homeArgs, instances: many });
+    expect(checkLimits(view.blocks as KnownBlock[], LIMITS.viewBlocks)).toEqual([]);
+    expect(JSON.stringify(view.blocks)).toMatch(/…and \d+ more instances/);
+  });
+});
+
+describe('what the renderings say', () => {
+  const all = (reply: Reply) => JSON.stringify(renderReply(reply).blocks);
+
+  it('prefixes ✅ on success, ⚠️ on a refusal, ❌ on a failure', () => {
+    const icon = (name: string) => renderReply(fixtures[name] as Reply).text.slice(0, 2);
+    expect(icon('launch')).toMatch(/^✅/);
+    expect(icon('error-usage')).toMatch(/^⚠️/);
+    expect(icon('error-internal')).toMatch(/^❌/);
+    expect(icon('build-failed-200-line-log')).toMatch(/^❌/);
+    expect(icon('status-degraded')).toMatch(/^⚠️/);
+  });
+
+  it('gives a launched instance its URL as a link, its owner, and Stop (confirmed) / Extend buttons', () => {
+    const { blocks } = renderReply(fixtures.launch as Reply);
+    const s = JSON.stringify(blocks);
+    expect(s).toContain('<http://spreadserve.example:8081|http://spreadserve.example:8081>');
+    expect(s).toContain('<@UALICE01>');
+    const actions = blocks.find((b) => b.type === 'actions') as { elements: Json[] } | undefined;
+    const [stop, extend] = actions?.elements ?? [];
+    expect(stop).toMatchObject({ action_id: buttonIds.stop, value: 'demo-1', style: 'danger' });
+    expect(stop?.confirm).toMatchObject({ title: { text: 'Stop demo-1?' }, confirm: { text: 'Stop it' } });
+    expect(extend).toMatchObject({ action_id: buttonIds.extend, value: 'demo-1' });
+  });
+
+  it('lists 120 instances as a table and says how many were left out', () => {
+    const { blocks } = renderReply(fixtures['list-120'] as Reply);
+    const s = JSON.stringify(blocks);
+    expect(blocks.length).toBeLessThanOrEqual(50);
+    expect(s).toContain('*demo-1*');
+    expect(s).toContain('*demo-100*');
+    expect(s).not.toContain('*demo-101*');
+    expect(s).toContain('…and 20 more instances');
+  });
+
+  it('shows the tail of a 200-line log in code blocks and counts the lines left out', () => {
+    const { blocks } = renderReply(fixtures['build-failed-200-line-log'] as Reply);
+    const s = JSON.stringify(blocks);
+    expect(s).toContain('/sheet/200 ');
+    expect(s).not.toContain('\\u001b');
+    const note = /…and (\d+) more lines above/.exec(s);
+    expect(note).not.toBeNull();
+    const shown = (s.match(/dbaseweb: served/g) ?? []).length;
+    expect(shown + Number(note?.[1])).toBe(200);
+    expect(s).toContain('```\\n2026');
+  });
+
+  it('cuts a 5000-character summary to one section and says how much was cut', () => {
+    const { text, blocks } = renderReply(fixtures['summary-5000-chars'] as Reply);
+    expect(textOf((blocks[0] as { text?: unknown }).text)).toMatch(/… \(\d+ more characters\)$/);
+    expect(text).toMatch(/… \(\d+ more characters\)$/);
+  });
+
+  it('draws the port pool as a bar', () => {
+    expect(poolBar(1000, 690)).toBe('`▓▓▓▓▓▓░░░░░░░░░░░░░░` 31% used (310/1000)');
+    expect(poolBar(1000, 999)).toBe('`▓░░░░░░░░░░░░░░░░░░░` &lt;1% used (1/1000)');
+    expect(poolBar(1000, 0)).toBe('`▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓▓` 100% used (1000/1000)');
+    expect(poolBar(0, 0)).toBe('no ports configured');
+  });
+
+  it('status lists set-aside ports and at most 5 failures, newest first', () => {
+    const s = all(fixtures['status-degraded'] as Reply);
+    expect(s).toContain('9000, 9001');
+    expect(s).toContain('…and 10 more ports');
+    expect(s).toContain('…and 4 more failures');
+    expect(s.indexOf('failure number 0')).toBeLessThan(s.indexOf('failure number 4'));
+    expect(s).not.toContain('failure number 5');
+  });
+
+  it('escapes &, < and > in text users or engines wrote', () => {
+    const s = all(fixtures.templates as Reply);
+    expect(s).toContain('Finance models &amp; &lt;reports&gt;');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The stand-in and the signer
+
+describe('Slack stand-in', () => {
+  let slack: SlackStandIn;
+  const client = () =>
+    new webApi.WebClient('xoxb-test', { slackApiUrl: slack.apiUrl, retryConfig: { retries: 0 } });
+
+  beforeAll(async () => {
+    slack = await startSlackStandIn({ groups: { SADMINS: ['UADMIN01'] } });
+  });
+  afterAll(async () => {
+    await slack?.close();
+  });
+  beforeEach(() => slack.reset());
+
+  it('records chat.postMessage from the Web API client with its blocks parsed', async () => {
+    const { text, blocks } = renderReply(fixtures.launch as Reply);
+    const res = await client().chat.postMessage({ channel: 'CTEST', text, blocks });
+    expect(res.ok).toBe(true);
+    expect(res.ts).toMatch(/^\d+\.\d{6}$/);
+    const [call] = slack.calls('chat.postMessage');
+    expect(call?.token).toBe('xoxb-test');
+    expect(call?.body.channel).toBe('CTEST');
+    expect(call?.body.blocks).toEqual(blocks);
+    expect(slack.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/$/);
+  });
+
+  it('parses views.publish views, answers the methods the bot uses, and {ok:true} to the rest', async () => {
+    const web = client();
+    const view = renderHomeView(homeArgs);
+    await web.views.publish({ user_id: 'UALICE01', view });
+    expect(slack.calls('views.publish')[0]?.body.view).toEqual(view);
+    expect((await web.auth.test()).user_id).toBe('UBOT');
+    expect((await web.conversations.open({ users: 'UALICE01' })).channel?.id).toBe('DUALICE01');
+    expect((await web.users.info({ user: 'UALICE01' })).user?.id).toBe('UALICE01');
+    expect((await web.chat.postEphemeral({ channel: 'C1', user: 'U1', text: 'x' })).message_ts).toBeTruthy();
+    expect((await web.chat.update({ channel: 'C1', ts: '1.000001', text: 'y' })).ok).toBe(true);
+    expect((await web.apiCall('team.info')).ok).toBe(true);
+    expect(slack.calls().map((c) => c.method)).toEqual([
+      'views.publish',
+      'auth.test',
+      'conversations.open',
+      'users.info',
+      'chat.postEphemeral',
+      'chat.update',
+      'team.info',
+    ]);
+  });
+
+  it('serves user-group members, changeable while running', async () => {
+    const web = client();
+    expect((await web.usergroups.users.list({ usergroup: 'SADMINS' })).users).toEqual(['UADMIN01']);
+    slack.setGroup('SADMINS', ['UADMIN01', 'UBOB0001']);
+    expect((await web.usergroups.users.list({ usergroup: 'SADMINS' })).users).toEqual([
+      'UADMIN01',
+      'UBOB0001',
+    ]);
+    await expect(web.usergroups.users.list({ usergroup: 'SNOPE' })).rejects.toMatchObject({
+      data: { error: 'no_such_subteam' },
+    });
+  });
+
+  it('fails a method on demand, as Slack does, so fallbacks can be tested', async () => {
+    slack.failMethod('chat.postMessage', 'channel_not_found', { times: 1 });
+    const web = client();
+    await expect(web.chat.postMessage({ channel: 'CGONE', text: 'x' })).rejects.toMatchObject({
+      code: 'slack_webapi_platform_error',
+      data: { ok: false, error: 'channel_not_found' },
+    });
+    expect((await web.chat.postMessage({ channel: 'CGONE', text: 'x' })).ok).toBe(true);
+    expect(slack.calls('chat.postMessage')).toHaveLength(2);
+  });
+
+  it('records response_url posts per id (JSON or form) and can refuse them', async () => {
+    const url = slack.responseUrl('cmd-1');
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hi', blocks: [{ type: 'divider' }] }),
+    });
+    await fetch(url, { method: 'POST', body: new URLSearchParams({ text: 'form', blocks: '[]' }) });
+    expect(slack.responses('cmd-1')).toEqual([
+      { text: 'hi', blocks: [{ type: 'divider' }] },
+      { text: 'form', blocks: [] },
+    ]);
+    expect(slack.responses('other')).toEqual([]);
+    slack.failResponseUrl('cmd-2', 404);
+    expect((await fetch(slack.responseUrl('cmd-2'), { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+
+  it('waitFor polls until true and gives up in bounded time', async () => {
+    setTimeout(() => void fetch(slack.responseUrl('late'), { method: 'POST', body: 'text=done' }), 50);
+    const [body] = await slack.waitFor((s) => s.responses('late').length > 0 && s.responses('late'), {
+      timeoutMs: 2000,
+    });
+    expect(body).toEqual({ text: 'done' });
+    const t0 = Date.now();
+    await expect(slack.waitFor(() => false, { timeoutMs: 100, message: 'never' })).rejects.toThrow(
+      /never within 100 ms/,
+    );
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('postToBot posts signed requests and times the answer', async () => {
+    // The stand-in serves 404 on /slack/events: enough to see the request go out and come back.
+    const req = slashCommand({ text: 'help', userId: 'U1', responseUrl: slack.responseUrl('x') });
+    const answer = await postToBot(slack.baseUrl, req);
+    expect(answer.status).toBe(404);
+    expect(answer.json).toEqual({ ok: false, error: 'unknown_method' });
+    expect(answer.ms).toBeGreaterThan(0);
+  });
+});
+
+describe('request signer', () => {
+  // Slack's documented example (api.slack.com, "Verifying requests from Slack").
+  const docSecret = '8f742231b10e8888abcd99yyyzzz85a5';
+  const docBody =
+    'token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&' +
+    'channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&' +
+    'response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&' +
+    'trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c';
+
+  it("matches Slack's documented vector and an independent node:crypto HMAC", () => {
+    expect(signature(docSecret, 1531420618, docBody)).toBe(
+      'v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503',
+    );
+    const independent = `v0=${createHmac('sha256', 'k').update('v0:42:a=b').digest('hex')}`;
+    expect(signHeaders('a=b', { secret: 'k', timestamp: 42 })).toEqual({
+      'X-Slack-Request-Timestamp': '42',
+      'X-Slack-Signature': independent,
+    });
+  });
+
+  const boltAccepts = (
+    req: { body: string; headers: Record<string, string> },
+    secret = TEST_SIGNING_SECRET,
+  ) =>
+    isValidSlackRequest({
+      signingSecret: secret,
+      body: req.body,
+      headers: {
+        'x-slack-signature': req.headers['X-Slack-Signature'] ?? '',
+        'x-slack-request-timestamp': Number(req.headers['X-Slack-Request-Timestamp']),
+      },
+    });
+
+  it("signs slash commands, button clicks and events so bolt's verifier accepts them", () => {
+    const slash = slashCommand({ text: 'launch demo', userId: 'U1', responseUrl: 'http://x/respond/1' });
+    expect(boltAccepts(slash)).toBe(true);
+    expect(new URLSearchParams(slash.body).get('text')).toBe('launch demo');
+    expect(new URLSearchParams(slash.body).get('command')).toBe('/spreadserve');
+    expect(slash.headers['Content-Type']).toBe('application/x-www-form-urlencoded');
+
+    const click = blockAction({
+      userId: 'U1',
+      actionId: buttonIds.stop,
+      value: 'demo-1',
+      responseUrl: 'http://x/r',
+    });
+    expect(boltAccepts(click)).toBe(true);
+    const payload = JSON.parse(new URLSearchParams(click.body).get('payload') ?? '{}');
+    expect(payload).toMatchObject({
+      type: 'block_actions',
+      user: { id: 'U1' },
+      response_url: 'http://x/r',
+      actions: [{ action_id: 'stop', value: 'demo-1', type: 'button' }],
+      container: { type: 'message', channel_id: 'CTEST' },
+    });
+    expect(payload.trigger_id).toBeTruthy();
+
+    const home = event({ type: 'app_home_opened', user: 'U1' });
+    expect(boltAccepts(home)).toBe(true);
+    expect(JSON.parse(home.body)).toMatchObject({
+      type: 'event_callback',
+      event: { type: 'app_home_opened', user: 'U1', tab: 'home' },
+    });
+  });
+
+  it('gives every request its own trigger id', () => {
+    const a = slashCommand({ text: 'x', userId: 'U1', responseUrl: 'u' });
+    const b = slashCommand({ text: 'x', userId: 'U1', responseUrl: 'u' });
+    expect(a.payload.trigger_id).not.toBe(b.payload.trigger_id);
+  });
+
+  it('forges a bad signature or a stale timestamp on request', () => {
+    const args = { text: 'help', userId: 'U1', responseUrl: 'u' };
+    expect(boltAccepts(slashCommand(args, { badSignature: true }))).toBe(false);
+    expect(boltAccepts(slashCommand(args, { staleBySeconds: 6 * 60 }))).toBe(false);
+    expect(boltAccepts(slashCommand(args, { staleBySeconds: 60 }))).toBe(true);
+    expect(boltAccepts(slashCommand(args, { secret: 'other' }), 'other')).toBe(true);
+    expect(slashCommand(args, { unsigned: true }).headers['X-Slack-Signature']).toBeUndefined();
+  });
+});

@@ -1,0 +1,97 @@
+// Real core services for a test file: its own store on a temp file, its own port range and
+// scope (the label cleanup keys on), the real Docker engine and the real demo template.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { type Config, loadConfig } from '../../core/config.ts';
+import { createServices, type Services } from '../../core/context.ts';
+import { LABEL } from '../../core/labels.ts';
+import { silentLogger } from '../../core/log.ts';
+import type { GroupDirectory } from '../../core/policy.ts';
+import { parseTemplates, type Template, type TemplateSet } from '../../core/templates.ts';
+import { DockerEngine } from '../../engine/docker.ts';
+import type { ContainerEngine } from '../../engine/types.ts';
+import { removeByLabel, removeImages, requireDocker } from './docker.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export function tempDir(prefix = 'ss-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** The project's real templates file, with each image tag renamed for this test file. */
+export function realTemplates(
+  tagSuffix: string,
+  extra: Record<string, Partial<Template>> = {},
+): Map<string, Template> {
+  const file = path.join(ROOT, 'spreadserve.templates.yml');
+  const set = new Map(parseTemplates(readFileSync(file, 'utf8'), ROOT));
+  for (const [name, t] of set) set.set(name, { ...t, image: `spreadserve-test/${name}:${tagSuffix}` });
+  for (const [name, t] of Object.entries(extra)) {
+    const base = set.get('demo')!;
+    set.set(name, { ...base, ...t, name });
+  }
+  return set;
+}
+
+export interface TestBed {
+  services: Services;
+  config: Config;
+  dir: string;
+  scope: string;
+  /** Removes this file's containers and images. */
+  cleanup(): Promise<void>;
+}
+
+export interface TestBedOptions {
+  /** Unique per test file: scopes the containers and names the images. */
+  scope: string;
+  /** This file's own port range, never the defaults. */
+  ports: string;
+  templates?: TemplateSet;
+  env?: Record<string, string>;
+  engine?: ContainerEngine;
+  groups?: GroupDirectory;
+  dataFile?: string;
+}
+
+export function testConfig(options: Pick<TestBedOptions, 'scope' | 'ports' | 'env'>, dir: string): Config {
+  return loadConfig({
+    SPREADSERVE_DATA: path.join(dir, 'store.json'),
+    SPREADSERVE_PORTS: options.ports,
+    SPREADSERVE_BIND_IP: '127.0.0.1',
+    SPREADSERVE_PUBLIC_URL: 'http://127.0.0.1',
+    SPREADSERVE_SCOPE: options.scope,
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+}
+
+export async function testBed(options: TestBedOptions): Promise<TestBed> {
+  await requireDocker();
+  const dir = tempDir();
+  const config = testConfig(options, dir);
+  if (options.dataFile) config.dataFile = options.dataFile;
+  const templates = options.templates ?? realTemplates(options.scope);
+  const cleanup = async () => {
+    await removeByLabel({ [LABEL.scope]: options.scope });
+    await removeImages(...[...templates.values()].map((t) => t.image));
+  };
+  await removeByLabel({ [LABEL.scope]: options.scope }); // an interrupted earlier run may have left some
+  const services = await createServices(config, {
+    engine: options.engine ?? new DockerEngine({ dockerHost: config.dockerHost }),
+    log: silentLogger(),
+    templates,
+    groups: options.groups,
+  });
+  return { services, config, dir, scope: options.scope, cleanup };
+}
+
+/** Builds a template's image through the real build path, as an admin. */
+export async function buildImage(services: Services, template = 'demo'): Promise<void> {
+  await services.builds.build({ actor: { id: 'cli:test', role: 'admin' }, template });
+}
+
+export const admin = { id: 'UADMIN', role: 'admin' as const };
+export const alice = { id: 'UALICE', role: 'user' as const };
+export const bob = { id: 'UBOB', role: 'user' as const };

@@ -1,0 +1,308 @@
+// The templates file: the real one loads; every error names the template and the field.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ConfigError } from '../core/config.ts';
+import { loadTemplates, parseMemory, parseTemplates } from '../core/templates.ts';
+
+// ---- builders -------------------------------------------------------------------------
+
+const PROJECT = fileURLToPath(new URL('..', import.meta.url));
+const REAL_FILE = path.join(PROJECT, 'spreadserve.templates.yml');
+const BASE = '/srv/spreadserve';
+
+/** A valid template entry; override or remove (undefined) fields. */
+function template(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const t: Record<string, unknown> = {
+    description: 'test server',
+    image: 'spreadserve/test:1.0',
+    build: { strategy: 'dockerfile', context: './templates/test', dockerfile: 'Dockerfile' },
+    containerPort: 80,
+    env: { SSROOT: '/spreadserve' },
+    command: ['/spreadserve/start.sh'],
+    healthPath: '/',
+    memory: '256m',
+    cpus: 0.5,
+    ...overrides,
+  };
+  for (const [k, v] of Object.entries(t)) if (v === undefined) delete t[k];
+  return t;
+}
+
+/** The YAML text of a templates file holding these templates. */
+function file(templates: Record<string, unknown>): string {
+  return stringify({ templates });
+}
+
+/** The ConfigError message parseTemplates throws for this text. */
+function errorFor(text: string): string {
+  try {
+    parseTemplates(text, BASE);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).message;
+  }
+  throw new Error('expected parseTemplates to throw');
+}
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'spreadserve-templates-'));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+// ---- tests ----------------------------------------------------------------------------
+
+describe('the real spreadserve.templates.yml', () => {
+  it('loads the demo template', async () => {
+    // given the project's templates file; when loaded
+    const templates = await loadTemplates(REAL_FILE);
+
+    // then it holds demo, serving on port 80, with an absolute build context that exists
+    const demo = templates.get('demo');
+    expect(demo).toBeDefined();
+    expect(demo!.name).toBe('demo');
+    expect(demo!.containerPort).toBe(80);
+    expect(demo!.image).toMatch(/^spreadserve\/demo:/);
+    expect(demo!.build).toBeDefined();
+    expect(path.isAbsolute(demo!.build!.context)).toBe(true);
+    expect(existsSync(demo!.build!.context)).toBe(true);
+    expect(demo!.build!.context.startsWith(PROJECT)).toBe(true);
+    expect(demo!.memoryBytes).toBe(256 * 1024 * 1024);
+    expect(demo!.healthPath.startsWith('/')).toBe(true);
+    expect(Object.values(demo!.env).every((v) => typeof v === 'string')).toBe(true);
+  });
+});
+
+describe('parseTemplates', () => {
+  it('reads a valid template into its typed form', () => {
+    // given one template with every field set
+    const text = file({
+      web: template({ env: { SSROOT: '/spreadserve', WORKERS: 4 }, memory: '1g', cpus: 1.5 }),
+    });
+
+    // when parsed
+    const web = parseTemplates(text, BASE).get('web')!;
+
+    // then paths are resolved, env values are strings, sizes are bytes and CPUs nano-CPUs
+    expect(web).toMatchObject({
+      name: 'web',
+      description: 'test server',
+      image: 'spreadserve/test:1.0',
+      build: { strategy: 'dockerfile', context: '/srv/spreadserve/templates/test', dockerfile: 'Dockerfile' },
+      containerPort: 80,
+      env: { SSROOT: '/spreadserve', WORKERS: '4' },
+      command: ['/spreadserve/start.sh'],
+      healthPath: '/',
+      memoryBytes: 1024 ** 3,
+      nanoCpus: 1_500_000_000,
+    });
+  });
+
+  it('fills the defaults of the optional fields', () => {
+    const text = file({
+      min: template({ description: undefined, build: undefined, containerPort: undefined, env: undefined }),
+    });
+    const min = parseTemplates(text, BASE).get('min')!;
+    expect(min.description).toBe('');
+    expect(min.build).toBeUndefined();
+    expect(min.containerPort).toBe(80);
+    expect(min.env).toEqual({});
+  });
+
+  it('accepts the commit strategy with an install command', () => {
+    const text = file({
+      demo: template({ build: { strategy: 'commit', context: '.', install: ['/install/ss031.sh', '/S'] } }),
+    });
+    expect(parseTemplates(text, BASE).get('demo')!.build).toEqual({
+      strategy: 'commit',
+      context: BASE,
+      dockerfile: 'Dockerfile',
+      install: ['/install/ss031.sh', '/S'],
+    });
+  });
+
+  const bad: {
+    what: string;
+    templates: Record<string, unknown>;
+    name: string;
+    field?: string;
+    says: RegExp;
+  }[] = [
+    {
+      what: 'a containerPort that is not a number',
+      templates: { demo: template({ containerPort: 'eighty' }) },
+      name: 'demo',
+      field: 'containerPort',
+      says: /expected number/,
+    },
+    {
+      what: 'a containerPort out of range',
+      templates: { demo: template({ containerPort: 70000 }) },
+      name: 'demo',
+      field: 'containerPort',
+      says: /65535/,
+    },
+    {
+      what: 'the commit strategy without install',
+      templates: { demo: template({ build: { strategy: 'commit', context: '.' } }) },
+      name: 'demo',
+      field: 'build.install',
+      says: /the commit strategy needs an install command/,
+    },
+    {
+      what: 'an unknown build strategy',
+      templates: { demo: template({ build: { strategy: 'magic', context: '.' } }) },
+      name: 'demo',
+      field: 'build.strategy',
+      says: /dockerfile|commit/,
+    },
+    {
+      what: 'a bad image tag',
+      templates: { demo: template({ image: 'Not An Image!' }) },
+      name: 'demo',
+      field: 'image',
+      says: /expected an image tag like spreadserve\/demo:0.3.1/,
+    },
+    {
+      what: 'a bad template name',
+      templates: { Bad_Name: template() },
+      name: 'Bad_Name',
+      says: /template names look like demo or my-server/,
+    },
+    {
+      what: 'a bad memory size',
+      templates: { demo: template({ memory: '12x' }) },
+      name: 'demo',
+      field: 'memory',
+      says: /expected a size like 256m or 1g/,
+    },
+    {
+      what: 'a health path without a leading slash',
+      templates: { demo: template({ healthPath: 'health' }) },
+      name: 'demo',
+      field: 'healthPath',
+      says: /"\/"/,
+    },
+    {
+      what: 'a bad environment variable name',
+      templates: { demo: template({ env: { 'BAD-NAME': 'x' } }) },
+      name: 'demo',
+      field: 'env.BAD-NAME',
+      says: /environment variable names look like SSROOT/,
+    },
+    {
+      what: 'an environment value that is neither string nor number',
+      templates: { demo: template({ env: { DEBUG: true } }) },
+      name: 'demo',
+      field: 'env.DEBUG',
+      says: /expected a string or a number/,
+    },
+    {
+      what: 'a missing image',
+      templates: { demo: template({ image: undefined }) },
+      name: 'demo',
+      field: 'image',
+      says: /expected string/,
+    },
+    {
+      what: 'a misspelt field',
+      templates: { demo: template({ memmory: '256m' }) },
+      name: 'demo',
+      says: /Unrecognized key: "memmory"/,
+    },
+    {
+      what: 'a misspelt build field',
+      templates: { demo: template({ build: { context: '.', dockerfil: 'Dockerfile' } }) },
+      name: 'demo',
+      field: 'build',
+      says: /Unrecognized key: "dockerfil"/,
+    },
+  ];
+
+  for (const { what, templates, name, field, says } of bad) {
+    it(`names the template${field ? ' and the field' : ''} for ${what}`, () => {
+      // given a file with one bad template; when parsed
+      const message = errorFor(file(templates));
+
+      // then one line names the template (and the field) and says what is expected
+      const prefix = `template "${name}"${field ? `, field ${field}` : ''}:`;
+      const line = message.split('\n').find((l) => l.trim().startsWith(prefix));
+      expect(line, message).toBeDefined();
+      expect(line).toMatch(says);
+    });
+  }
+
+  it('reports every bad field of every template in one message', () => {
+    const message = errorFor(
+      file({
+        one: template({ containerPort: 'eighty', memory: '12x' }),
+        two: template({ image: 'Bad Tag' }),
+        ok: template(),
+      }),
+    );
+    expect(message).toContain('template "one", field containerPort:');
+    expect(message).toContain('template "one", field memory:');
+    expect(message).toContain('template "two", field image:');
+    expect(message).not.toContain('template "ok"');
+  });
+
+  it('says when the text is not YAML', () => {
+    const message = errorFor('templates: [unclosed\n  demo: {');
+    expect(message).toMatch(/^The templates file is not valid YAML: /);
+  });
+
+  it('says when the YAML is not a templates file', () => {
+    expect(errorFor('just some words')).toMatch(/top level: .*expected object/);
+    expect(errorFor('')).toMatch(/top level: .*expected object/);
+    expect(errorFor('servers: {}\n')).toMatch(/templates: .*expected record/);
+  });
+});
+
+describe('loadTemplates', () => {
+  it('names the file and SPREADSERVE_TEMPLATES when the file is missing', async () => {
+    // given a path where no file exists
+    const missing = path.join(tempDir(), 'nope.yml');
+
+    // when loaded, then the error names the file, the reason and the variable to set
+    await expect(loadTemplates(missing)).rejects.toThrow(ConfigError);
+    await expect(loadTemplates(missing)).rejects.toThrow(
+      new RegExp(`${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(ENOENT\\).*SPREADSERVE_TEMPLATES`),
+    );
+  });
+
+  it('resolves build contexts against the file, and names the file in errors', async () => {
+    // given a templates file in a temp folder
+    const dir = tempDir();
+    const good = path.join(dir, 'good.yml');
+    writeFileSync(good, file({ web: template() }));
+    const bad = path.join(dir, 'bad.yml');
+    writeFileSync(bad, file({ web: template({ containerPort: 'eighty' }) }));
+
+    // when loaded, then the context is under that folder
+    const web = (await loadTemplates(good)).get('web')!;
+    expect(web.build!.context).toBe(path.join(dir, 'templates', 'test'));
+    // and an invalid file's error names it
+    await expect(loadTemplates(bad)).rejects.toThrow(`templates file ${bad} is invalid`);
+  });
+});
+
+describe('parseMemory', () => {
+  it('reads sizes with and without units', () => {
+    expect(parseMemory('256m')).toBe(256 * 1024 ** 2);
+    expect(parseMemory('1G')).toBe(1024 ** 3);
+    expect(parseMemory('512k')).toBe(512 * 1024);
+    expect(parseMemory('1048576')).toBe(1_048_576);
+  });
+
+  it('rejects anything else', () => {
+    for (const text of ['12x', '', 'm', '1.5g', '-1m', '256mb']) expect(parseMemory(text), text).toBeNull();
+  });
+});
