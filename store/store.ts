@@ -2,7 +2,7 @@
 // Every mutation goes through update(fn): fn runs synchronously on a copy of the document, so
 // mutations are serialised by construction and a throwing fn changes nothing; the writes of
 // updates issued together are grouped into one atomic file write (steno: temp file + rename).
-import { constants } from 'node:fs';
+import { constants, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
@@ -12,10 +12,52 @@ import { emptyDoc, type StoreDoc, storeDocSchema } from './schema.ts';
 
 export type ReadonlyDoc = Readonly<StoreDoc>;
 
+/**
+ * A copy-on-access view of the document for one update: a part is copied only when fn touches
+ * it, so appending to a 10,000-entry audit trail does not clone the whole document. Audit and
+ * build entries are never changed once written, so a shallow copy of those arrays is enough.
+ */
+class Draft {
+  readonly doc: StoreDoc;
+  private readonly copies: Partial<StoreDoc> = {};
+
+  constructor(private readonly base: StoreDoc) {
+    const draft = { version: base.version } as StoreDoc;
+    const copiers: { [K in Exclude<keyof StoreDoc, 'version'>]: (v: StoreDoc[K]) => StoreDoc[K] } = {
+      instances: structuredClone,
+      ports: structuredClone,
+      reclaim: structuredClone,
+      builds: (a) => a.slice(),
+      audit: (a) => a.slice(),
+    };
+    for (const key of Object.keys(copiers) as (keyof typeof copiers)[]) {
+      Object.defineProperty(draft, key, {
+        enumerable: true,
+        get: () => {
+          if (!(key in this.copies))
+            (this.copies as Record<string, unknown>)[key] = copiers[key](base[key] as never);
+          return this.copies[key];
+        },
+        set: (value: unknown) => {
+          (this.copies as Record<string, unknown>)[key] = value;
+        },
+      });
+    }
+    this.doc = draft;
+  }
+
+  /** The new document: the parts fn touched, the rest shared with the old one. */
+  commit(): StoreDoc {
+    return { ...this.base, ...this.copies };
+  }
+}
+
 export class Store {
   private doc: StoreDoc;
   /** The text last written (or read): what the file holds, to roll back to when a write fails. */
   private committed: string;
+  /** What the user can do about a read-only store. */
+  private readOnlyFix = 'fix or move the file and restart the bot';
   private flushQueued: Promise<void> | null = null;
   private flushRunning: Promise<void> = Promise.resolve();
 
@@ -36,6 +78,18 @@ export class Store {
    * untouched: the store opens read-only, serving the empty document, and says why.
    */
   static async open(file: string): Promise<Store> {
+    const store = await Store.openFile(file);
+    if (store.writable) {
+      const owner = takeLock(store.file);
+      if (owner !== null) {
+        store.readOnlyReason = `another SpreadServe process (pid ${owner}) owns it`;
+        store.readOnlyFix = 'one process owns the store at a time: stop that one first, or use it instead';
+      }
+    }
+    return store;
+  }
+
+  private static async openFile(file: string): Promise<Store> {
     const absolute = path.resolve(file);
     const adapter = new TextFile(absolute);
     const db = new Low<string>(adapter, '');
@@ -94,6 +148,12 @@ export class Store {
     return new Store(file, db, emptyDoc(), '', reason);
   }
 
+  /** Releases the store's lock, after the last write is on disk. */
+  async close(): Promise<void> {
+    await this.flushed();
+    if (this.writable) releaseLock(this.file);
+  }
+
   get writable(): boolean {
     return this.readOnlyReason === null;
   }
@@ -102,7 +162,7 @@ export class Store {
   get readOnlyMessage(): string | null {
     return this.readOnlyReason === null
       ? null
-      : `The store ${this.file} is read-only because ${this.readOnlyReason}; fix or move the file and restart the bot.`;
+      : `The store ${this.file} is read-only because ${this.readOnlyReason}; ${this.readOnlyFix}.`;
   }
 
   /** The current document. Do not mutate it: use update(). */
@@ -116,13 +176,13 @@ export class Store {
    */
   async update<T>(fn: (doc: StoreDoc) => T): Promise<T> {
     if (this.readOnlyReason !== null) throw new UserError('read-only', this.readOnlyMessage!);
-    const draft = structuredClone(this.doc);
-    const result = fn(draft);
+    const draft = new Draft(this.doc);
+    const result = fn(draft.doc);
     if (result instanceof Promise) {
       // An async fn would mutate the draft after it was committed: refuse it outright.
       throw new Error('store.update takes a synchronous function');
     }
-    this.doc = draft;
+    this.doc = draft.commit();
     await this.scheduleFlush();
     return result;
   }
@@ -155,5 +215,43 @@ export class Store {
   /** Resolves when every update issued so far is on disk (or failed). */
   async flushed(): Promise<void> {
     await (this.flushQueued ?? this.flushRunning).catch(() => undefined);
+  }
+}
+
+// One process owns a store at a time (lowdb's temp file name is fixed, so two writers would
+// collide): `<file>.lock` holds the owner's pid, and a lock whose process is gone is taken over.
+const heldLocks = new Set<string>();
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the lock; returns the pid of another live owner, or null when the lock is ours. */
+function takeLock(file: string): number | null {
+  const lock = `${file}.lock`;
+  try {
+    writeFileSync(lock, String(process.pid), { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return null; // cannot lock here: writes will say why
+    const owner = Number(readFileSync(lock, 'utf8').trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) return owner;
+    writeFileSync(lock, String(process.pid));
+  }
+  if (heldLocks.size === 0) process.once('exit', () => heldLocks.forEach(releaseLock));
+  heldLocks.add(file);
+  return null;
+}
+
+function releaseLock(file: string): void {
+  heldLocks.delete(file);
+  try {
+    if (Number(readFileSync(`${file}.lock`, 'utf8').trim()) === process.pid) unlinkSync(`${file}.lock`);
+  } catch {
+    // already gone
   }
 }
