@@ -2,16 +2,17 @@
 // local shell taking the same commands.
 import { cliActorId, openLocalServices } from '../cli/main.ts';
 import { runShell } from '../cli/shell.ts';
-import { ConfigError, hasSlackCredentials, loadConfig } from '../core/config.ts';
+import { ConfigError, environment, hasSlackCredentials, loadConfig } from '../core/config.ts';
 
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  const env = environment();
+  const config = loadConfig(env);
   if (hasSlackCredentials(config)) {
     const { startSlackBot } = await import('./slack-app.ts');
     await startSlackBot(config);
     return;
   }
-  const services = await openLocalServices(process.env, 'stderr');
+  const services = await openLocalServices(env, 'stderr');
   await runShell(services, cliActorId());
   process.exit(0);
 }

@@ -1,4 +1,6 @@
 // The only place that reads the environment. loadConfig(env) is pure: tests pass an object.
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { DURATION_HINT, parseDuration } from './duration.ts';
 
@@ -263,4 +265,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 /** Slack is configured when both the signing secret (or app token) and the bot token are set. */
 export function hasSlackCredentials(config: Config): boolean {
   return Boolean(config.slack.botToken && (config.slack.signingSecret || config.slack.appToken));
+}
+
+/**
+ * The environment to configure from: the process environment over the variables of a `.env`
+ * file in the working directory, when there is one (the process environment wins).
+ */
+export function environment(
+  env: Record<string, string | undefined> = process.env,
+  envFile = '.env',
+): Record<string, string | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(envFile, 'utf8');
+  } catch {
+    return env;
+  }
+  return { ...parseEnv(text), ...env };
 }

@@ -1,9 +1,18 @@
 // loadConfig(env) is pure: the defaults, one clear message per bad variable, and
 // .env.example documenting exactly the variables the schema knows, with their defaults.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, type Config, ConfigError, loadConfig, parsePortRanges } from '../core/config.ts';
+import {
+  CONFIG_VARIABLES,
+  type Config,
+  ConfigError,
+  environment,
+  loadConfig,
+  parsePortRanges,
+} from '../core/config.ts';
 
 // ---- builders -------------------------------------------------------------------------
 
@@ -316,5 +325,20 @@ describe('.env.example', () => {
 
   it('loads, and gives exactly the defaults', () => {
     expect(loadConfig(envExample())).toEqual(DEFAULTS);
+  });
+});
+
+describe('environment()', () => {
+  it('reads a .env file under the process environment, which wins', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ss-env-'));
+    const file = path.join(dir, '.env');
+    writeFileSync(file, '# comment\nHTTP_PORT=4000\nSPREADSERVE_PORTS=9000-9009\n');
+    const env = environment({ HTTP_PORT: '5000' }, file);
+    expect(loadConfig(env)).toMatchObject({ httpPort: 5000, ports: [{ from: 9000, to: 9009 }] });
+  });
+
+  it('is the process environment alone when there is no .env file', () => {
+    const env = { HTTP_PORT: '5000' };
+    expect(environment(env, '/nonexistent/.env')).toBe(env);
   });
 });
