@@ -97,7 +97,7 @@ export class PortPool {
         );
       }
       if (!doc.ports[port]) {
-        doc.ports[port] = { state: 'reserved', instance, since: now };
+        doc.ports[port] = Object.freeze({ state: 'reserved', instance, since: now });
         return port;
       }
       this.heap.pop();
@@ -106,7 +106,7 @@ export class PortPool {
   }
 
   markInUse(doc: StoreDoc, port: number, instance: string, now: number): void {
-    doc.ports[port] = { state: 'in-use', instance, since: now };
+    doc.ports[port] = Object.freeze({ state: 'in-use', instance, since: now });
   }
 
   /** Frees a port (only if `instance` holds it, when given). */
@@ -119,7 +119,7 @@ export class PortPool {
 
   /** A port some other process holds: kept out of use until the next start's reconcile. */
   setAside(doc: StoreDoc, port: number, reason: string, now: number): void {
-    doc.ports[port] = { state: 'set-aside', since: now, reason };
+    doc.ports[port] = Object.freeze({ state: 'set-aside', since: now, reason });
   }
 
   /** Called after a store rollback or a reconcile that freed ports behind our back. */

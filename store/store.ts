@@ -14,8 +14,8 @@ export type ReadonlyDoc = Readonly<StoreDoc>;
 
 /**
  * A copy-on-access view of the document for one update: a part is copied only when fn touches
- * it, so appending to a 10,000-entry audit trail does not clone the whole document. Audit and
- * build entries are never changed once written, so a shallow copy of those arrays is enough.
+ * it, so appending to a 10,000-entry audit trail does not clone the whole document. Audit, build
+ * and port entries are never changed once written, so a shallow copy of those is enough.
  */
 class Draft {
   readonly doc: StoreDoc;
@@ -25,7 +25,9 @@ class Draft {
     const draft = { version: base.version } as StoreDoc;
     const copiers: { [K in Exclude<keyof StoreDoc, 'version'>]: (v: StoreDoc[K]) => StoreDoc[K] } = {
       instances: structuredClone,
-      ports: structuredClone,
+      // Port entries are replaced, never changed in place (the pool freezes the ones it makes),
+      // so copying the map is enough: taking a port stays cheap as the pool fills.
+      ports: (ports) => ({ ...ports }),
       reclaim: structuredClone,
       builds: (a) => a.slice(),
       audit: (a) => a.slice(),
