@@ -3,6 +3,7 @@
 import { cliActorId, openLocalServices } from '../cli/main.ts';
 import { runShell } from '../cli/shell.ts';
 import { ConfigError, environment, hasSlackCredentials, loadConfig } from '../core/config.ts';
+import { startReclaimSchedule } from './scheduler.ts';
 
 async function main(): Promise<void> {
   const env = environment();
@@ -13,7 +14,16 @@ async function main(): Promise<void> {
     return;
   }
   const services = await openLocalServices(env, 'stderr');
+  // The schedule runs with the shell too; its warnings and summaries are printed (cli/notifier.ts).
+  const schedule = startReclaimSchedule({
+    cron: config.reclaim.cron,
+    reclaimer: services.reclaimer,
+    log: services.log,
+  });
+  services.nextReclaimAt = () => schedule.nextRunAt();
   await runShell(services, cliActorId());
+  await schedule.stop(); // waits for a running pass
+  await services.store.flushed();
   process.exit(0);
 }
 

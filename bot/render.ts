@@ -7,12 +7,15 @@ import type { types } from '@slack/bolt';
 import type {
   BuildView,
   HelpEntry,
+  HistoryEntry,
   InstanceView,
   Reply,
   StatusView,
   TemplateView,
 } from '../commands/reply.ts';
 import { formatDuration } from '../core/duration.ts';
+import type { ReclaimAction, ReclaimEvidence, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
+import { formatBytes as formatBinaryBytes } from '../core/reclaim.ts';
 
 export type KnownBlock = types.KnownBlock;
 type SectionBlock = types.SectionBlock;
@@ -100,6 +103,12 @@ export function renderReply(reply: Reply): RenderedMessage {
     case 'build':
       body = buildBlocks(reply.build);
       break;
+    case 'reclaim':
+      body = reclaimReportBlocks(reply.report, bodyBudget);
+      break;
+    case 'history':
+      body = historyBlocks(reply, bodyBudget);
+      break;
   }
   return { text, blocks: capBlocks([head, ...body, ...details], LIMITS.messageBlocks, 'blocks') };
 }
@@ -109,12 +118,15 @@ export interface HomeViewArgs {
   instances: InstanceView[];
   status: StatusView;
   now: number;
+  /** What a click in the tab just did: its summary line goes first. */
+  notice?: Reply;
 }
 
 /** The App Home tab: the user's instances with Stop / Extend, then the pool at a glance. */
 export function renderHomeView(args: HomeViewArgs): types.HomeView {
   const mine = args.instances.filter((i) => i.owner === args.userId);
   const head: KnownBlock[] = [
+    ...(args.notice ? renderReply(args.notice).blocks.slice(0, 1) : []),
     { type: 'header', text: plain('SpreadServe', LIMITS.headerText) },
     context(
       `Your instances and the port pool, as of ${slackDate(args.now, '{date_short_pretty} at {time}')}.`,
@@ -608,4 +620,203 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
   if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)} MB`;
   return `${(bytes / 1e9).toFixed(2)} GB`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reclaim: the owner's warning DM, the ops channel's pass summary, the `reclaim` and `history`
+// replies
+
+/** The DM an owner gets before their instance is reclaimed: why, when, and Keep / Stop buttons. */
+export function renderWarningDM(w: ReclaimWarning): RenderedMessage {
+  const name = escapeMrkdwn(w.instance);
+  const when = slackDate(w.deadline, '{date_short_pretty} at {time}');
+  const what = w.reason === 'idle' ? 'looks idle' : 'reached its time limit';
+  const lines = [
+    `⚠️ Your SpreadServe instance *${name}* ${what}: it will be stopped ${when} unless you keep it.`,
+    `*Why:* ${evidenceSentence(w.evidence, w.warnedAt)}`,
+    `${link(w.url)} · template \`${escapeMrkdwn(w.template)}\` · port ${w.port}`,
+  ];
+  const fallback = `⚠️ ${w.instance} ${what} and will be stopped at ${utc(w.deadline)} unless you keep it.`;
+  const blocks: KnownBlock[] = [
+    section(clipWithNote(lines.join('\n'), LIMITS.sectionText)),
+    keepButtons(w),
+    context('Keep marks it in use now and postpones its reclaim; Stop now removes it and frees its port.'),
+  ];
+  return { text: clipWithNote(escapeMrkdwn(fallback), LIMITS.messageText), blocks };
+}
+
+/** One message per pass for OPS_CHANNEL: the summary, then each instance with owner, reason, evidence. */
+export function renderOpsSummary(r: ReclaimReport): RenderedMessage {
+  const icon = r.status === 'failed' || r.failures.length > 0 ? '⚠️' : '♻️';
+  const title = r.dryRun ? 'Reclaim (dry run)' : 'Reclaim';
+  const head = `${icon} *${title}:* ${escapeMrkdwn(oneLine(r.summary))}`;
+  const budget = LIMITS.messageBlocks - 1;
+  return {
+    text: clipWithNote(`${icon} ${title}: ${escapeMrkdwn(oneLine(r.summary))}`, LIMITS.messageText),
+    blocks: capBlocks(
+      [section(clipWithNote(head, LIMITS.sectionText)), ...reclaimReportBlocks(r, budget)],
+      LIMITS.messageBlocks,
+      'blocks',
+    ),
+  };
+}
+
+const ACTION_WORDS: Record<ReclaimAction['kind'], { done: string; would: string }> = {
+  warn: { done: 'warned', would: 'would warn' },
+  reclaim: { done: 'reclaimed', would: 'would reclaim' },
+};
+
+function reclaimReportBlocks(r: ReclaimReport, budget: number): KnownBlock[] {
+  const order = (a: ReclaimAction) => (a.kind === 'reclaim' ? 0 : 1);
+  const lines = [...r.actions].sort((a, b) => order(a) - order(b)).map((a) => actionLine(a, r.startedAt));
+  const gone = [...r.cleaned.closed, ...r.cleaned.exited];
+  if (gone.length > 0) {
+    lines.push(`• closed ${gone.length} whose container was gone or had exited: ${codeList(gone)}`);
+  }
+  if (r.cleaned.adopted.length > 0) {
+    lines.push(
+      `• adopted ${r.cleaned.adopted.length} found running in Docker: ${codeList(r.cleaned.adopted)}`,
+    );
+  }
+  for (const f of r.failures) {
+    if (shownWithAction(r, f.instance)) continue;
+    const what = f.instance ? ` \`${escapeMrkdwn(f.instance)}\`` : '';
+    lines.push(`• ❌${what} ${escapeMrkdwn(clip(oneLine(f.error), 400))}`);
+  }
+  if (lines.length === 0) return [];
+  return packLines(lines, budget, (n) => andMore(n, 'lines'));
+}
+
+/** A failure already told on its instance's action line (a failed stop, an owner not told). */
+function shownWithAction(r: ReclaimReport, instance: string | undefined): boolean {
+  return r.actions.some(
+    (a) => a.instance === instance && (a.error !== undefined || a.notified?.delivered === false),
+  );
+}
+
+function actionLine(a: ReclaimAction, now: number): string {
+  const words = ACTION_WORDS[a.kind];
+  const verb =
+    a.outcome === 'dry-run'
+      ? words.would
+      : a.outcome === 'failed'
+        ? `could not ${a.kind === 'warn' ? 'warn' : 'reclaim'}`
+        : a.outcome === 'withdrawn'
+          ? `kept (${a.kind === 'reclaim' ? 'extended just before the stop' : 'withdrawn'})`
+          : words.done;
+  const reason = a.reason === 'idle' ? 'idle' : 'time limit';
+  const parts = [
+    `• *${verb}* \`${escapeMrkdwn(a.instance)}\` (${mention(a.owner)}, ${reason}): ${evidenceShort(a.evidence, now)}`,
+  ];
+  if (a.kind === 'warn' && a.deadline !== undefined && a.outcome !== 'failed') {
+    parts.push(`stops ${slackDate(a.deadline, '{time}')} unless kept`);
+  }
+  if (a.notified && !a.notified.delivered) {
+    parts.push(`owner not told: ${escapeMrkdwn(clip(oneLine(a.notified.detail ?? 'no reason given'), 200))}`);
+  }
+  if (a.error) parts.push(`❌ ${escapeMrkdwn(clip(oneLine(a.error), 300))}`);
+  return clipWithNote(parts.join(' · '), LIMITS.sectionText);
+}
+
+/** The full reason, for the owner. */
+function evidenceSentence(e: ReclaimEvidence, now: number): string {
+  if (e.reason === 'ttl') {
+    return (
+      `its time limit ran out ${slackDate(e.expiresAt ?? now, '{date_short_pretty} at {time}')} ` +
+      `(launched ${slackDate(e.createdAt, '{date_short_pretty} at {time}')}); traffic does not extend it.`
+    );
+  }
+  return (
+    `no use since ${slackDate(e.lastActivityAt, '{date_short_pretty} at {time}')} (${relative(now, e.lastActivityAt)}). ` +
+    `Since then it sent ${formatBinaryBytes(e.txSinceActivity)} and received ${formatBinaryBytes(e.rxSinceActivity)}; ` +
+    `in use means sending more than ${formatBinaryBytes(e.floorBytes)} between two checks, ` +
+    "so an open browser tab's keep-alive does not count."
+  );
+}
+
+/** The reason in a few words, for the ops channel. */
+function evidenceShort(e: ReclaimEvidence, now: number): string {
+  if (e.reason === 'ttl') return `time limit ran out ${relative(now, e.expiresAt ?? now)}`;
+  return (
+    `no use for ${span(now - e.lastActivityAt)}, sent ${formatBinaryBytes(e.txSinceActivity)} ` +
+    `(floor ${formatBinaryBytes(e.floorBytes)}/check), received ${formatBinaryBytes(e.rxSinceActivity)}`
+  );
+}
+
+function keepButtons(w: ReclaimWarning): ActionsBlock {
+  const value = clip(w.instance, LIMITS.buttonValue);
+  return {
+    type: 'actions',
+    block_id: clip(`reclaim:${w.instance}`, LIMITS.blockId),
+    elements: [
+      {
+        type: 'button',
+        action_id: buttonIds.keep_1h,
+        text: plain('Keep 1h', LIMITS.buttonText),
+        value,
+        style: 'primary',
+      },
+      { type: 'button', action_id: buttonIds.keep_8h, text: plain('Keep 8h', LIMITS.buttonText), value },
+      {
+        type: 'button',
+        action_id: buttonIds.stop,
+        text: plain('Stop now', LIMITS.buttonText),
+        value,
+        style: 'danger',
+        confirm: {
+          title: plain(`Stop ${w.instance}?`, LIMITS.confirmTitle),
+          text: mrkdwn(
+            `This stops and removes *${escapeMrkdwn(w.instance)}* and frees port ${w.port}. ` +
+              'Anything not saved outside the container is lost.',
+            LIMITS.confirmText,
+          ),
+          confirm: plain('Stop it', LIMITS.confirmButton),
+          deny: plain('Keep it', LIMITS.confirmButton),
+          style: 'danger',
+        },
+      },
+    ],
+  };
+}
+
+const MAX_HISTORY_REASON = 300;
+
+function historyBlocks(reply: Extract<Reply, { kind: 'history' }>, budget: number): KnownBlock[] {
+  if (reply.entries.length === 0) return [];
+  const lines = reply.entries.map((e) => historyLine(e, reply.now));
+  const older = reply.total - reply.entries.length;
+  return packLines(
+    lines,
+    budget,
+    (n) =>
+      andMore(
+        n,
+        reply.instance
+          ? 'older entries'
+          : 'older entries: narrow it down with `/spreadserve history &lt;name&gt;`',
+      ),
+    older,
+  );
+}
+
+function historyLine(e: HistoryEntry, now: number): string {
+  const parts = [
+    `• ${slackDate(e.at, '{date_short} {time_secs}')} (${relative(now, e.at)})`,
+    `*${escapeMrkdwn(e.action)}*`,
+  ];
+  if (e.instance) parts.push(`\`${escapeMrkdwn(e.instance)}\``);
+  parts.push(`by ${e.actor === 'schedule' ? '_the schedule_' : mention(e.actor)}`);
+  const line = parts.join(' ');
+  const reason = e.reason ? `: ${escapeMrkdwn(clip(oneLine(e.reason), MAX_HISTORY_REASON))}` : '';
+  return clipWithNote(`${line}${reason}`, LIMITS.sectionText);
+}
+
+function codeList(names: string[], max = 10): string {
+  const shown = names.slice(0, max).map((n) => `\`${escapeMrkdwn(n)}\``);
+  const more = names.length - max;
+  return `${shown.join(', ')}${more > 0 ? ` ${andMore(more, '')}`.trimEnd() : ''}`;
+}
+
+function utc(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

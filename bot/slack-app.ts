@@ -1,23 +1,27 @@
 // The Slack front end: one /spreadserve listener, buttons and App Home, over Bolt's HTTP
 // receiver (POST /slack/events, GET /healthz, GET /metrics) or Socket Mode when an app token
 // is set. Acknowledge first, then do the work: no Docker call happens before ack().
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, Server, type ServerResponse } from 'node:http';
 import { App, type BlockAction, type ButtonAction, LogLevel, type RespondFn } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/logger';
 import type { WebClient, WebClientOptions } from '@slack/web-api';
-import { errorReply, type PreparedCommand, prepare, runPrepared } from '../commands/index.ts';
+import { errorReply, findCommand, type PreparedCommand, prepare, runPrepared } from '../commands/index.ts';
 import type { InstanceView, Reply } from '../commands/reply.ts';
 import type { CommandContext } from '../commands/types.ts';
 import type { Config } from '../core/config.ts';
 import { createServices, type Services } from '../core/context.ts';
 import { describeError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
-import type { Actor } from '../core/policy.ts';
+import type { Actor, GroupDirectory } from '../core/policy.ts';
 import { DockerEngine } from '../engine/docker.ts';
+import type { ContainerEngine } from '../engine/types.ts';
 import { RecentIds } from './dedupe.ts';
 import { SlackGroupDirectory } from './groups.ts';
 import { Metrics } from './metrics.ts';
-import { buttonIds, renderHomeView, renderReply } from './render.ts';
+import { SlackNotifier } from './notifier.ts';
+import { SlackProgress } from './progress.ts';
+import { buttonIds, escapeMrkdwn, renderHomeView, renderReply } from './render.ts';
+import { startReclaimSchedule } from './scheduler.ts';
 
 const SLASH = '/spreadserve';
 const ACK_VERBS: Record<string, string> = { build: 'Building', launch: 'Launching', stop: 'Stopping' };
@@ -31,10 +35,21 @@ export interface SlackBot {
   stop(): Promise<void>;
 }
 
+/** What the bot hands a services factory: its Slack group directory and its Docker timer. */
+export interface ServiceWiring {
+  /** User-group members through this bot's Web API client (cached five minutes). */
+  groups: GroupDirectory;
+  /** The same engine, every call timed for GET /metrics (spreadserve_docker_call_seconds). */
+  instrument(engine: ContainerEngine): ContainerEngine;
+}
+
 export interface SlackBotOptions {
   config: Config;
-  /** Built from config when absent; tests pass their own (own port range, scope, store). */
-  services?: Services;
+  /**
+   * Built from config when absent. Tests pass their own (own port range, scope, store): ready
+   * services, or a factory that receives the bot's group directory and engine timer.
+   */
+  services?: Services | ((wiring: ServiceWiring) => Promise<Services>);
   log?: Logger;
   /** e.g. { retryConfig: { retries: 0 } } in tests. */
   clientOptions?: WebClientOptions;
@@ -64,7 +79,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot> {
   const { config } = options;
   const log = options.log ?? createLogger(config.logLevel);
-  let services: Services | undefined = options.services;
+  let services: Services | undefined = typeof options.services === 'object' ? options.services : undefined;
   const metrics = new Metrics(() => services);
   const recent = new RecentIds();
 
@@ -80,10 +95,16 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
       path: '/metrics',
       method: ['GET'],
       handler: (_req: IncomingMessage, res: ServerResponse) => {
-        void metrics.registry.metrics().then((text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
-        });
+        void metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': metrics.registry.contentType });
+            res.end(text);
+          },
+          (err: unknown) => {
+            log.error({ err: describeError(err) }, 'could not collect metrics');
+            sendJson(res, 500, { error: 'metrics unavailable' });
+          },
+        );
       },
     },
   ];
@@ -104,18 +125,40 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
   });
 
   if (!services) {
-    const groups = new SlackGroupDirectory(app.client);
-    const engine = metrics.instrument(new DockerEngine({ dockerHost: config.dockerHost }));
-    services = await createServices(config, { engine, log, groups });
+    const wiring: ServiceWiring = {
+      groups: new SlackGroupDirectory(app.client),
+      instrument: (engine) => metrics.instrument(engine),
+    };
+    const factory =
+      typeof options.services === 'function'
+        ? options.services
+        : ({ groups, instrument }: ServiceWiring) =>
+            createServices(config, {
+              engine: instrument(new DockerEngine({ dockerHost: config.dockerHost })),
+              log,
+              groups,
+            });
+    services = await factory(wiring);
   }
   const core = services;
+  // Reclaim warnings go to owners by DM, pass summaries to OPS_CHANNEL, through this app's client.
+  core.reclaimer.setNotifier(new SlackNotifier(app.client, { opsChannel: config.opsChannel, log }));
 
   const actorOf = (userId: string): Promise<Actor> => core.policy.actor(userId);
-  const context = (actor: Actor): CommandContext => ({ actor, services: core, prefix: SLASH });
+  const context = (actor: Actor, progress?: CommandContext['progress']): CommandContext => ({
+    actor,
+    services: core,
+    prefix: SLASH,
+    progress,
+  });
 
   /** Runs a prepared command, counts it, and never throws. */
-  async function run(prepared: PreparedCommand, actor: Actor): Promise<Reply> {
-    const reply = await runPrepared(prepared, context(actor));
+  async function run(
+    prepared: PreparedCommand,
+    actor: Actor,
+    progress?: CommandContext['progress'],
+  ): Promise<Reply> {
+    const reply = await runPrepared(prepared, context(actor, progress));
     metrics.commands.inc({
       command: prepared.command.name,
       outcome: reply.ok ? 'ok' : (reply.errorKind ?? 'error'),
@@ -139,7 +182,7 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
     }
   }
 
-  app.command(SLASH, async ({ command, ack, respond }) => {
+  app.command(SLASH, async ({ command, ack, respond, client }) => {
     if (!recent.firstTime(command.trigger_id)) {
       await ack();
       log.info({ trigger: command.trigger_id }, 'duplicate slash command ignored');
@@ -150,7 +193,9 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
       prepared = prepare(command.text);
     } catch (err) {
       const reply = errorReply(err, log);
-      metrics.commands.inc({ command: 'unknown', outcome: 'usage' });
+      // A known command with bad arguments counts under its name; anything else as unknown.
+      const typedName = command.text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+      metrics.commands.inc({ command: findCommand(typedName)?.name ?? 'unknown', outcome: 'usage' });
       await ack(asMessage(reply));
       return;
     }
@@ -164,16 +209,34 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
       verb
         ? {
             response_type: 'ephemeral',
-            text: `⏳ ${verb} ${command.text.trim().split(/\s+/).slice(1).join(' ')}…`.replace(' …', '…'),
+            // The user's own words echoed back: escaped, so `<!channel>` or `<url|text>` stay text.
+            text: `⏳ ${verb} ${escapeMrkdwn(command.text.trim().split(/\s+/).slice(1).join(' '))}…`.replace(
+              ' …',
+              '…',
+            ),
           }
         : undefined,
     );
+    // A build shows its steps in one message updated as it goes (bot/progress.ts).
+    const progress =
+      name === 'build'
+        ? new SlackProgress({
+            client,
+            respond,
+            channel: command.channel_id,
+            user: command.user_id,
+            title: `Building ${command.text.trim().split(/\s+/).slice(1).join(' ')}`.trim(),
+            command: `${SLASH} ${command.text.trim()}`,
+            log,
+          })
+        : undefined;
     let reply: Reply;
     try {
-      reply = await run(prepared, await actorOf(command.user_id));
+      reply = await run(prepared, await actorOf(command.user_id), progress?.report);
     } catch (err) {
       reply = errorReply(err, log, { command: name, user: command.user_id }); // the role lookup failed
     }
+    await progress?.finish(reply);
     await respondSafely(respond, reply, { command: name, user: command.user_id });
   });
 
@@ -183,10 +246,10 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
       await ack();
       if (!recent.firstTime(`${body.trigger_id}:${action.action_id}`)) return;
       const tokens = buttonCommand(action.action_id, action.value ?? '');
-      const actor = await actorOf(body.user.id).catch(() => ({ id: body.user.id, role: 'none' as const }));
       let reply: Reply;
       try {
-        reply = await run(prepare(tokens), actor);
+        // A failed role lookup is our fault, not a refusal: answered with a ref, as on the slash path.
+        reply = await run(prepare(tokens), await actorOf(body.user.id));
       } catch (err) {
         reply = errorReply(err, log, { action: action.action_id, user: body.user.id });
       }
@@ -204,12 +267,18 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
   async function publishHome(client: WebClient, userId: string, notice?: Reply): Promise<void> {
     try {
       const actor = await actorOf(userId);
-      const list = await run(prepare(['list', 'mine']), actor);
-      const status = await run(prepare(['status']), actor);
+      // Not counted as commands in /metrics: nobody typed them.
+      const list = await runPrepared(prepare(['list', 'mine']), context(actor));
+      const status = await runPrepared(prepare(['status']), context(actor));
       const instances: InstanceView[] = list.kind === 'instances' ? list.instances : [];
       if (status.kind !== 'status') throw new Error(status.summary);
-      const view = renderHomeView({ userId, instances, status: status.status, now: core.clock.now() });
-      if (notice) view.blocks.unshift(...renderReply(notice).blocks.slice(0, 1));
+      const view = renderHomeView({
+        userId,
+        instances,
+        status: status.status,
+        now: core.clock.now(),
+        notice,
+      });
       await client.views.publish({ user_id: userId, view });
     } catch (err) {
       log.error({ user: userId, err: describeError(err) }, 'could not publish App Home');
@@ -225,7 +294,12 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
     services: core,
     metrics,
     async start() {
-      await app.start(config.httpPort);
+      const started: unknown = await app.start(config.httpPort);
+      // The HTTP receiver resolves with its server: with HTTP_PORT=0 the OS picked the port.
+      if (started instanceof Server) {
+        const address = started.address();
+        if (address !== null && typeof address === 'object') return address.port;
+      }
       return config.httpPort;
     },
     async stop() {
@@ -275,9 +349,16 @@ export async function startSlackBot(config: Config): Promise<void> {
       .catch((err) => log.warn({ err: describeError(err) }, 'reconcile at start failed'));
   }
   const port = await bot.start();
+  const schedule = startReclaimSchedule({
+    cron: config.reclaim.cron,
+    reclaimer: bot.services.reclaimer,
+    log,
+  });
+  bot.services.nextReclaimAt = () => schedule.nextRunAt();
   log.info({ port, socketMode: config.slack.appToken !== undefined }, 'SpreadServe bot is up');
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
+    await schedule.stop(); // waits for a running reclaim pass
     await bot.stop().catch(() => undefined);
     await bot.services.store.flushed();
     process.exit(0);

@@ -9,12 +9,18 @@ import { createServices, type Services } from '../core/context.ts';
 import { describeError, isUserError } from '../core/errors.ts';
 import { createLogger } from '../core/log.ts';
 import { DockerEngine } from '../engine/docker.ts';
+import { ConsoleNotifier } from './notifier.ts';
+import { TerminalProgress } from './progress.ts';
 import { replyToText } from './text.ts';
 
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
+  /** stderr is a terminal: progress is one line redrawn in place instead of a line per step. */
+  stderrIsTTY?: boolean;
+  /** The terminal's width, for that line. */
+  columns?: number;
 }
 
 export const exitCodeOf = (reply: Reply): number => (reply.ok ? 0 : reply.errorKind === 'usage' ? 2 : 1);
@@ -31,24 +37,45 @@ export async function openLocalServices(
     config.logLevel === 'info' && logTo ? 'warn' : config.logLevel,
     logTo ? process.stderr : undefined,
   );
-  const services = await createServices(config, {
-    engine: new DockerEngine({ dockerHost: config.dockerHost }),
-    log,
-  });
+  let engine: DockerEngine;
+  try {
+    engine = new DockerEngine({ dockerHost: config.dockerHost });
+  } catch (err) {
+    // A DOCKER_HOST that is no address is a bad setting: say so as config errors do, not as a crash.
+    if (isUserError(err)) {
+      throw new ConfigError(
+        `Invalid configuration:\n  DOCKER_HOST: ${err.message.replace(/^DOCKER_HOST /, '')}`,
+      );
+    }
+    throw err;
+  }
+  // Reclaim warnings and the schedule's summaries are printed where the log goes (stderr).
+  const notifier = new ConsoleNotifier((text) => process.stderr.write(text));
+  const services = await createServices(config, { engine, log, notifier });
   if (services.store.writable) {
-    // Not fatal: an unreachable engine is reported by the command that needs it.
-    await services
-      .reconcile({ atStart: true })
-      .catch((err) => log.warn({ err: describeError(err) }, 'reconcile at start failed'));
+    // Not fatal: an unreachable engine is reported by the command that needs it (so only logged
+    // at debug then: a warning line on stderr would just repeat that one-line error).
+    await services.reconcile({ atStart: true }).catch((err) => {
+      const unreachable = isUserError(err) && err.kind === 'engine-unreachable';
+      log[unreachable ? 'debug' : 'warn']({ err: describeError(err) }, 'reconcile at start failed');
+    });
   }
   return services;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const json = argv.includes('--json');
-  const args = argv.filter((a) => a !== '--json').map((a) => (a === '--help' || a === '-h' ? 'help' : a));
-  const print = (reply: Reply) =>
-    io.stdout(json ? `${JSON.stringify(reply, null, 2)}\n` : `${replyToText(reply)}\n`);
+  const rest = argv.filter((a) => a !== '--json');
+  // `--help` / `-h` anywhere shows the help of the command named (`stop --help` is `help stop`);
+  // it never runs the command: read as an argument, `stop --help` would stop an instance "help".
+  const wantsHelp = rest.some((a) => a === '--help' || a === '-h');
+  const args = wantsHelp ? ['help', ...rest.filter((a) => !a.startsWith('-')).slice(0, 1)] : rest;
+  // Results on stdout; in text mode a refusal or error goes to stderr, so `spreadserve list > f`
+  // never writes an error into f. With --json every reply is on stdout (`ok` says which).
+  const print = (reply: Reply) => {
+    if (json) io.stdout(`${JSON.stringify(reply, null, 2)}\n`);
+    else (reply.ok ? io.stdout : io.stderr)(`${replyToText(reply)}\n`);
+  };
 
   let prepared: PreparedCommand;
   try {
@@ -56,6 +83,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (err) {
     if (!isUserError(err)) throw err;
     const reply = errorReply(err, createLogger('silent'));
+    print(reply);
+    return exitCodeOf(reply);
+  }
+  const actor = { id: cliActorId(), role: 'admin' as const };
+
+  if (prepared.command.name === 'help') {
+    // help reads only the command registry: it works anywhere, without a configuration, a
+    // templates file, a store or Docker (and so it neither creates nor reconciles a store).
+    const offline = { log: createLogger('silent') } as unknown as Services;
+    const reply = await runPrepared(prepared, { actor, services: offline, prefix: 'spreadserve' });
     print(reply);
     return exitCodeOf(reply);
   }
@@ -68,14 +105,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr(`${err.message}\n`);
       return 1;
     }
+    if (isUserError(err)) {
+      const reply = errorReply(err, createLogger('silent'));
+      print(reply);
+      return exitCodeOf(reply);
+    }
     throw err;
   }
+  // Progress on stderr, a line per step (a redrawn line on a TTY); none with --json.
+  const progress = json
+    ? undefined
+    : new TerminalProgress({ write: io.stderr, tty: io.stderrIsTTY === true, columns: io.columns });
   const reply = await runPrepared(prepared, {
-    actor: { id: cliActorId(), role: 'admin' },
+    actor,
     services,
     prefix: 'spreadserve',
-    progress: json ? undefined : (line) => io.stderr(`… ${line}\n`),
+    progress: progress?.report,
   });
+  progress?.done();
   print(reply);
   return exitCodeOf(reply);
 }

@@ -3,6 +3,7 @@
 import readline from 'node:readline';
 import { dispatch } from '../commands/index.ts';
 import type { Services } from '../core/context.ts';
+import { stepLine } from './progress.ts';
 import { replyToText } from './text.ts';
 
 export async function runShell(
@@ -28,7 +29,7 @@ export async function runShell(
         actor: { id: actorId, role: 'admin' },
         services,
         prefix: '',
-        progress: (p) => say(`… ${p}`),
+        progress: (line, step) => say(`… ${stepLine(line, step)}`),
       });
       say(replyToText(reply, services.clock.now()));
     }

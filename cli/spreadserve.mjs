@@ -9,5 +9,10 @@ const code = await runCli(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   env: environment(),
+  stderrIsTTY: process.stderr.isTTY === true,
+  columns: process.stderr.columns,
 });
-process.exit(code);
+// Exit once stdout has taken everything: where pipes are asynchronous (macOS), an immediate
+// process.exit() would cut a long --json output short.
+process.exitCode = code;
+process.stdout.write('', () => process.exit(code));

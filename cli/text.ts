@@ -1,6 +1,8 @@
 // Reply -> plain text for the terminal (CLI and local shell).
 import type { InstanceView, Reply } from '../commands/reply.ts';
 import { formatDuration } from '../core/duration.ts';
+import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
+import { isoTime } from '../core/reclaim.ts';
 
 const since = (now: number, at: number) => formatDuration(Math.max(0, now - at));
 
@@ -78,9 +80,75 @@ export function replyToText(reply: Reply, now = Date.now()): string {
     case 'build':
       lines.push(`  image: ${reply.build.imageId}`);
       break;
+    case 'reclaim':
+      lines.push(...reclaimReportLines(reply.report));
+      break;
+    case 'history':
+      if (reply.entries.length > 0) {
+        lines.push(
+          ...table([
+            ['WHEN', 'ACTION', 'INSTANCE', 'BY', 'WHY'],
+            ...reply.entries.map((e) => [
+              isoTime(e.at),
+              e.action,
+              e.instance ?? '-',
+              e.actor,
+              oneLine(e.reason ?? '').slice(0, 200),
+            ]),
+          ]),
+        );
+      }
+      break;
     case 'message':
       break;
   }
   for (const d of reply.details ?? []) lines.push(`  | ${d}`);
   return lines.join('\n');
+}
+
+const oneLine = (text: string) => text.replace(/\s*\r?\n\s*/g, ' ');
+
+const VERBS: Record<ReclaimAction['kind'], [done: string, would: string]> = {
+  warn: ['warned', 'would warn'],
+  reclaim: ['reclaimed', 'would reclaim'],
+};
+
+/** A reclaim pass, one line per instance it acted on and per failure. */
+export function reclaimReportLines(r: ReclaimReport): string[] {
+  const lines: string[] = [];
+  for (const a of r.actions) {
+    const [done, would] = VERBS[a.kind];
+    const verb =
+      a.outcome === 'dry-run'
+        ? would
+        : a.outcome === 'done'
+          ? done
+          : a.outcome === 'withdrawn'
+            ? 'kept'
+            : 'FAILED';
+    const until =
+      a.kind === 'warn' && a.deadline !== undefined ? `; stops at ${isoTime(a.deadline)} unless kept` : '';
+    const told = a.notified && !a.notified.delivered ? ` (owner not told: ${a.notified.detail})` : '';
+    lines.push(`  ${verb} ${a.instance} (${a.owner}, ${a.reason}): ${a.evidence.text}${until}${told}`);
+    if (a.error) lines.push(`    error: ${a.error}`);
+  }
+  const gone = [...r.cleaned.closed, ...r.cleaned.exited];
+  if (gone.length > 0) lines.push(`  closed (container gone or exited): ${gone.join(', ')}`);
+  if (r.cleaned.adopted.length > 0) lines.push(`  adopted (found running): ${r.cleaned.adopted.join(', ')}`);
+  for (const f of r.failures) {
+    const told = r.actions.some(
+      (a) => a.instance === f.instance && (a.error !== undefined || a.notified?.delivered === false),
+    );
+    if (!told) lines.push(`  failure: ${f.instance ? `${f.instance}: ` : ''}${f.error}`);
+  }
+  return lines;
+}
+
+/** A reclaim warning, as a terminal prints it instead of a DM. */
+export function warningText(w: ReclaimWarning): string {
+  const what = w.reason === 'idle' ? 'looks idle' : 'reached its time limit';
+  return (
+    `Reclaim warning for ${w.owner}: ${w.instance} (${w.url}) ${what} and will be stopped at ` +
+    `${isoTime(w.deadline)} unless kept (\`extend ${w.instance} 1h\`): ${w.evidence.text}.`
+  );
 }

@@ -23,7 +23,7 @@ export const build = defineCommand({
       actor: ctx.actor,
       template: args.template,
       noCache: args.noCache,
-      onProgress: (p) => ctx.progress?.(p.line),
+      onProgress: (p) => ctx.progress?.(p.line, p.step),
     });
     const mb = (result.image.sizeBytes / 1e6).toFixed(1);
     return {

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { usageError } from '../core/errors.ts';
 import type { RawArgs } from './parse.ts';
 import type { Command, CommandDef } from './types.ts';
@@ -14,8 +15,9 @@ export function defineCommand<A>(def: CommandDef<A>): Command {
     bind(raw: RawArgs) {
       const parsed = def.schema.safeParse(raw);
       if (!parsed.success) {
-        const message = parsed.error.issues[0]?.message ?? 'invalid arguments';
-        throw usageError(`${capitalise(message)}. Usage: ${def.usage}`);
+        const message = capitalise(bestIssue(parsed.error.issues)?.message ?? 'invalid arguments');
+        // Messages that already end in the usage are not given it twice.
+        throw usageError(/usage: /i.test(message) ? message : `${message}. Usage: ${def.usage}`);
       }
       const args = parsed.data;
       return (ctx) => def.run(args, ctx);
@@ -24,6 +26,22 @@ export function defineCommand<A>(def: CommandDef<A>): Command {
 }
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/**
+ * The most telling issue of a failed parse. A union (`list [mine|all]`, `extend <name> [DURATION]`)
+ * fails as a bare "Invalid input": take the issue of the branch that got furthest into the input
+ * instead, so `list foo` says what list takes and `extend ab 5x` says what a duration is.
+ */
+function bestIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue | undefined {
+  const first = issues[0];
+  if (first?.code !== 'invalid_union' || first.errors.length === 0) return first;
+  let best: z.core.$ZodIssue | undefined;
+  for (const branch of first.errors) {
+    const issue = bestIssue(branch);
+    if (issue && (best === undefined || issue.path.length > best.path.length)) best = issue;
+  }
+  return best ?? first;
+}
 
 /** A command as the user types it here: "/spreadserve launch", "spreadserve launch", or "launch". */
 export const typed = (prefix: string, text: string): string => [prefix, text].filter(Boolean).join(' ');

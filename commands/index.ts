@@ -4,9 +4,12 @@ import type { Logger } from '../core/log.ts';
 import { build } from './build.ts';
 import { extend } from './extend.ts';
 import { helpCommand } from './help.ts';
+import { history } from './history.ts';
 import { launch } from './launch.ts';
 import { list } from './list.ts';
+import { logs } from './logs.ts';
 import { parseFlags, tokenize } from './parse.ts';
+import { reclaim } from './reclaim.ts';
 import type { Reply } from './reply.ts';
 import { status } from './status.ts';
 import { stop } from './stop.ts';
@@ -16,7 +19,19 @@ import type { Command, CommandContext } from './types.ts';
 const help = helpCommand(() => COMMANDS);
 
 /** Every subcommand, in the order help shows them. */
-export const COMMANDS: readonly Command[] = [help, templates, build, launch, list, stop, extend, status];
+export const COMMANDS: readonly Command[] = [
+  help,
+  templates,
+  build,
+  launch,
+  list,
+  stop,
+  extend,
+  logs,
+  status,
+  reclaim,
+  history,
+];
 
 const byName = new Map<string, Command>();
 for (const command of COMMANDS) {

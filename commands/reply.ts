@@ -1,6 +1,7 @@
 // What every command returns: platform-neutral data. bot/render.ts turns it into Block Kit,
 // cli/ into text or JSON. The first line a user sees is always `summary`.
 import type { UserErrorKind } from '../core/errors.ts';
+import type { ReclaimReport } from '../core/notifier.ts';
 
 export interface InstanceView {
   name: string;
@@ -47,6 +48,17 @@ export interface BuildView {
   strategy: 'dockerfile' | 'commit';
 }
 
+/** One audit trail entry, as `history` shows it. */
+export interface HistoryEntry {
+  at: number;
+  /** A user id, `cli:<user>` or `schedule`. */
+  actor: string;
+  action: string;
+  instance?: string;
+  template?: string;
+  reason?: string;
+}
+
 export interface HelpEntry {
   name: string;
   usage: string;
@@ -76,6 +88,9 @@ export type Reply = ReplyBase &
     | { kind: 'templates'; templates: TemplateView[] }
     | { kind: 'status'; status: StatusView; now: number }
     | { kind: 'build'; build: BuildView }
+    | { kind: 'reclaim'; report: ReclaimReport }
+    /** Newest first; `total` counts the matching entries, shown or not. */
+    | { kind: 'history'; entries: HistoryEntry[]; total: number; instance?: string; now: number }
   );
 
 export const message = (summary: string, extra: Partial<ReplyBase> = {}): Reply => ({

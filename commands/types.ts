@@ -4,11 +4,17 @@ import type { Actor } from '../core/policy.ts';
 import type { FlagSpec, RawArgs } from './parse.ts';
 import type { Reply } from './reply.ts';
 
+/** Where long work is: step `index` (1-based) of `total`. */
+export interface ProgressStep {
+  index: number;
+  total: number;
+}
+
 export interface CommandContext {
   actor: Actor;
   services: Services;
-  /** Progress lines of long work (build, launch), as they happen. */
-  progress?: (line: string) => void;
+  /** Progress lines of long work (build, launch), as they happen; `step` is the counter when known. */
+  progress?: (line: string, step?: ProgressStep) => void;
   /** How users type commands here, for hints: "/spreadserve" in Slack, "spreadserve" in a terminal. */
   prefix: string;
 }

@@ -7,8 +7,10 @@ import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Instances } from './instances.ts';
 import type { Logger } from './log.ts';
+import { logNotifier, type Notifier } from './notifier.ts';
 import { type GroupDirectory, Policy } from './policy.ts';
 import { PortPool } from './port-pool.ts';
+import { Reclaimer } from './reclaim.ts';
 import { type ReconcileReport, reconcile } from './reconcile.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
 
@@ -24,6 +26,8 @@ export interface Services {
   clock: Clock;
   log: Logger;
   reconcile(options: { atStart: boolean }): Promise<ReconcileReport>;
+  /** The reclaim pass (schedule, `reclaim` command, CLI); never two passes at once. */
+  reclaimer: Reclaimer;
   /** When the next scheduled reclaim pass runs, if a schedule is running. */
   nextReclaimAt?: () => number | undefined;
 }
@@ -35,6 +39,8 @@ export interface ServiceOptions {
   groups?: GroupDirectory;
   /** Already loaded templates (tests); otherwise read from config.templatesFile. */
   templates?: TemplateSet;
+  /** Where reclaim warnings and summaries go; the log until a front end sets its own. */
+  notifier?: Notifier;
 }
 
 export async function createServices(config: Config, options: ServiceOptions): Promise<Services> {
@@ -55,6 +61,18 @@ export async function createServices(config: Config, options: ServiceOptions): P
     buildTimeoutMs: config.buildTimeoutMs,
   });
   const policy = new Policy(config.admins, config.users, options.groups);
+  const reconcileWith = (opts: { atStart: boolean }) =>
+    reconcile({ store, engine, pool, clock, log, scope: config.scope, launching: instances.launching }, opts);
+  const reclaimer = new Reclaimer({
+    store,
+    engine,
+    instances,
+    clock,
+    log: log.child({ component: 'reclaim' }),
+    settings: config.reclaim,
+    notifier: options.notifier ?? logNotifier(log),
+    reconcile: () => reconcileWith({ atStart: false }),
+  });
   return {
     config,
     store,
@@ -66,10 +84,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     policy,
     clock,
     log,
-    reconcile: (opts) =>
-      reconcile(
-        { store, engine, pool, clock, log, scope: config.scope, launching: instances.launching },
-        opts,
-      ),
+    reconcile: reconcileWith,
+    reclaimer,
   };
 }

@@ -256,9 +256,9 @@ export class Instances {
 
   /** Undo a failed launch: container removed, record closed, port freed. Best effort, logged. */
   private async abandon(name: string, containerId: string | undefined, cause: unknown): Promise<void> {
-    const { engine, store, pool, log } = this.deps;
+    const { store, pool, log } = this.deps;
     try {
-      await engine.remove(containerId ?? containerName(name));
+      await this.removeContainer(name, containerId);
     } catch (err) {
       log.error(
         { instance: name, err: describeError(err) },
@@ -278,16 +278,31 @@ export class Instances {
     log.info({ instance: name, cause: describeError(cause) }, 'launch abandoned');
   }
 
+  /**
+   * Removes the instance's container: by id when known, else only containers carrying this
+   * scope's labels for `name`. Never by bare name: `spreadserve-<name>` may belong to another
+   * bot on the same host (a launch refused because that name exists must not remove it).
+   */
+  private async removeContainer(name: string, containerId: string | undefined): Promise<void> {
+    const { engine, config } = this.deps;
+    if (containerId !== undefined) return engine.remove(containerId);
+    const ours = await engine.list({ ...managedFilter(config.scope), [LABEL.instance]: name });
+    for (const c of ours) await engine.remove(c.id);
+  }
+
+  /** Stops and removes the container, then closes the record and frees the port. The reclaim
+   * pass stops through here too, audited as action 'reclaim'. */
   async stop(
     actor: Actor,
     name: string,
     reason = 'stopped by its owner or an admin',
+    action: 'stop' | 'reclaim' = 'stop',
   ): Promise<InstanceRecord> {
     const record = this.get(name);
     requireOwnerOrAdmin(actor, record.owner, name, 'stop');
     if (!this.deps.store.writable) throw new UserError('read-only', this.deps.store.readOnlyMessage!);
-    await this.deps.engine.remove(record.containerId ?? containerName(name));
-    await this.close(name, actor.id, 'stop', reason);
+    await this.removeContainer(name, record.containerId);
+    await this.close(name, actor.id, action, reason);
     return record;
   }
 

@@ -23,7 +23,16 @@ export const instanceSchema = z.object({
   /** Set while a reclaim warning is pending. */
   warning: z.object({ at: epochMs, reason: z.enum(['idle', 'ttl']), deadline: epochMs }).optional(),
   /** Last network sample, the baseline for the next one. */
-  lastSample: z.object({ at: epochMs, txBytes: z.number(), rxBytes: z.number() }).optional(),
+  lastSample: z
+    .object({
+      at: epochMs,
+      txBytes: z.number(),
+      rxBytes: z.number(),
+      /** Bytes sent / received since the last activity, summed over the samples since (evidence). */
+      txSinceActivity: z.number().optional(),
+      rxSinceActivity: z.number().optional(),
+    })
+    .optional(),
 });
 export type InstanceRecord = z.infer<typeof instanceSchema>;
 

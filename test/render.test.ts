@@ -7,8 +7,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isValidSlackRequest, webApi } from '@slack/bolt';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buttonIds, type KnownBlock, LIMITS, poolBar, renderHomeView, renderReply } from '../bot/render.ts';
+import {
+  buttonIds,
+  type KnownBlock,
+  LIMITS,
+  poolBar,
+  renderHomeView,
+  renderOpsSummary,
+  renderReply,
+  renderWarningDM,
+} from '../bot/render.ts';
 import type { InstanceView, Reply, StatusView, TemplateView } from '../commands/reply.ts';
+import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
 import {
   blockAction,
   event,
@@ -108,6 +118,97 @@ const templates: TemplateView[] = [
 
 const logLine = (k: number) =>
   `2026-01-01T11:${String(k % 60).padStart(2, '0')}:00Z \u001b[33mINFO\u001b[0m dbaseweb: served /sheet/${k} to 10.0.0.${k % 250} in ${k % 90}ms <ok> & done`;
+
+// Reclaim: a pass that reclaimed, warned, was kept at the last moment and failed; 60 of each in the big one.
+function reclaimAction(n: number, over: Partial<ReclaimAction> = {}): ReclaimAction {
+  const i = instance(n);
+  const reason = over.reason ?? (n % 4 === 0 ? 'ttl' : 'idle');
+  return {
+    kind: 'reclaim',
+    instance: i.name,
+    owner: n % 5 === 0 ? 'cli:bob' : i.owner,
+    template: i.template,
+    port: i.port,
+    url: i.url,
+    reason,
+    evidence: {
+      reason,
+      lastActivityAt: NOW - 2 * HOUR - n * MIN,
+      txSinceActivity: 1_277 * (n % 3),
+      rxSinceActivity: 40_960 + n,
+      floorBytes: 16_384,
+      createdAt: NOW - 5 * HOUR,
+      expiresAt: reason === 'ttl' ? NOW - 20 * MIN : undefined,
+      text: `evidence ${n} <with> & markup`,
+    },
+    warnedAt: NOW - 16 * MIN,
+    outcome: 'done',
+    ...over,
+  };
+}
+
+function reclaimReport(over: Partial<ReclaimReport> = {}): ReclaimReport {
+  return {
+    status: 'done',
+    dryRun: false,
+    trigger: 'schedule',
+    startedAt: NOW,
+    durationMs: 1_840,
+    baselineOnly: false,
+    checked: 305,
+    baselined: ['demo-9'],
+    active: ['demo-11'],
+    withdrawn: [],
+    actions: [
+      reclaimAction(1),
+      reclaimAction(4),
+      reclaimAction(2, { kind: 'warn', warnedAt: NOW, deadline: NOW + 15 * MIN }),
+      reclaimAction(5, {
+        kind: 'warn',
+        warnedAt: NOW,
+        deadline: NOW + 15 * MIN,
+        notified: { delivered: false, detail: 'owner cli:bob is not a Slack user: no DM' },
+      }),
+      reclaimAction(3, { outcome: 'withdrawn' }),
+      reclaimAction(6, {
+        outcome: 'failed',
+        error: 'Docker is not reachable at unix:///var/run/docker.sock',
+      }),
+    ],
+    cleaned: { closed: ['demo-20'], adopted: ['stray'], exited: ['demo-21'] },
+    failures: [
+      { instance: 'demo-6', error: 'could not stop it: Docker is not reachable' },
+      { instance: 'demo-7', error: 'stats: There is no container spreadserve-demo-7 on the Docker host.' },
+    ],
+    summary:
+      'Checked 305 instances in 1.8s: reclaimed 2 (demo-1, demo-4), warned 2 (demo-2, demo-5), 2 failures.',
+    ...over,
+  };
+}
+
+const bigReclaim = reclaimReport({
+  actions: Array.from({ length: 120 }, (_, k) =>
+    reclaimAction(k + 1, k % 2 ? { kind: 'warn', warnedAt: NOW, deadline: NOW + 15 * MIN } : {}),
+  ),
+  failures: Array.from({ length: 30 }, (_, k) => ({
+    instance: `demo-${k}`,
+    error: `failure ${k} ${'x'.repeat(500)}`,
+  })),
+  summary:
+    'Checked 1000 instances in 17s: reclaimed 60 (demo-1, demo-3, demo-5, demo-7, demo-9 +55 more), warned 60.',
+});
+
+const warning: ReclaimWarning = {
+  instance: 'demo-2',
+  owner: 'UALICE01',
+  template: 'demo',
+  port: 8082,
+  url: 'http://spreadserve.example:8082',
+  reason: 'idle',
+  warnedAt: NOW,
+  deadline: NOW + 15 * MIN,
+  evidence: reclaimAction(2).evidence,
+};
 
 const fixtures: Record<string, Reply> = {
   help: {
@@ -266,6 +367,40 @@ const fixtures: Record<string, Reply> = {
     summary: `Stopped ${'x'.repeat(4990)} <done>`,
     details: ['```nested fence```', 'é'.repeat(5000)],
   },
+  'reclaim-pass': {
+    kind: 'reclaim',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: reclaimReport().summary,
+    report: reclaimReport({ trigger: 'command', by: 'UADMIN01' }),
+  },
+  'reclaim-dry-run-120': {
+    kind: 'reclaim',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: bigReclaim.summary,
+    report: {
+      ...bigReclaim,
+      dryRun: true,
+      actions: bigReclaim.actions.map((a) => ({ ...a, outcome: 'dry-run' })),
+    },
+  },
+  'history-50-of-312': {
+    kind: 'history',
+    ok: true,
+    visibility: 'ephemeral',
+    summary: 'The newest 50 of 312 audit entries:',
+    now: NOW,
+    total: 312,
+    entries: Array.from({ length: 50 }, (_, k) => ({
+      at: NOW - k * 7 * MIN,
+      actor: k % 3 === 0 ? 'schedule' : k % 3 === 1 ? 'UALICE01' : 'cli:bob',
+      action: ['launch', 'warn', 'reclaim', 'extend', 'stop', 'build'][k % 6]!,
+      instance: k % 6 === 5 ? undefined : `demo-${k}`,
+      template: 'demo',
+      reason: k % 2 ? `no use since 2026-01-01 09:00:00 UTC <${k}> & ${'why '.repeat(k * 3)}` : undefined,
+    })),
+  },
 };
 
 const homeArgs = {
@@ -303,6 +438,10 @@ describe('renderReply golden files', () => {
     it(`renders ${name} as recorded`, () => golden(name, renderReply(reply)));
   }
   it('renders the App Home view as recorded', () => golden('home', renderHomeView(homeArgs)));
+  it('renders the reclaim warning DM as recorded', () =>
+    golden('reclaim-warning-dm', renderWarningDM(warning)));
+  it('renders the ops summary as recorded', () =>
+    golden('reclaim-ops-summary', renderOpsSummary(reclaimReport())));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -394,6 +533,16 @@ describe("rendered messages stay within Slack's limits", () => {
     const view = renderHomeView(homeArgs);
     expect(view.type).toBe('home');
     expect(checkLimits(view.blocks as KnownBlock[], LIMITS.viewBlocks)).toEqual([]);
+  });
+  it('the reclaim warning DM and the ops summaries fit', () => {
+    for (const w of [warning, { ...warning, reason: 'ttl' as const, instance: 'x'.repeat(40) }]) {
+      expect(checkLimits(renderWarningDM(w).blocks, LIMITS.messageBlocks)).toEqual([]);
+    }
+    for (const r of [reclaimReport(), bigReclaim, { ...bigReclaim, dryRun: true }]) {
+      const { text, blocks } = renderOpsSummary(r);
+      expect(checkLimits(blocks, LIMITS.messageBlocks)).toEqual([]);
+      expect(text.length).toBeLessThanOrEqual(LIMITS.messageText);
+    }
   });
   it('the App Home view with 80 instances of one user still fits', () => {
     const many = Array.from({ length: 80 }, (_, k) => instance(k + 1, { owner: 'UALICE01' }));

@@ -3,10 +3,12 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Clock } from '../../core/clock.ts';
 import { type Config, loadConfig } from '../../core/config.ts';
 import { createServices, type Services } from '../../core/context.ts';
 import { LABEL } from '../../core/labels.ts';
-import { silentLogger } from '../../core/log.ts';
+import { type Logger, silentLogger } from '../../core/log.ts';
+import type { Notifier } from '../../core/notifier.ts';
 import type { GroupDirectory } from '../../core/policy.ts';
 import { parseTemplates, type Template, type TemplateSet } from '../../core/templates.ts';
 import { DockerEngine } from '../../engine/docker.ts';
@@ -53,6 +55,12 @@ export interface TestBedOptions {
   engine?: ContainerEngine;
   groups?: GroupDirectory;
   dataFile?: string;
+  /** Where the core services log; silent when absent. */
+  log?: Logger;
+  /** A ManualClock for reclaim tests; the system clock when absent. */
+  clock?: Clock;
+  /** Where reclaim warnings and summaries go; the log when absent. */
+  notifier?: Notifier;
 }
 
 export function testConfig(options: Pick<TestBedOptions, 'scope' | 'ports' | 'env'>, dir: string): Config {
@@ -80,9 +88,11 @@ export async function testBed(options: TestBedOptions): Promise<TestBed> {
   await removeByLabel({ [LABEL.scope]: options.scope }); // an interrupted earlier run may have left some
   const services = await createServices(config, {
     engine: options.engine ?? new DockerEngine({ dockerHost: config.dockerHost }),
-    log: silentLogger(),
+    log: options.log ?? silentLogger(),
     templates,
     groups: options.groups,
+    clock: options.clock,
+    notifier: options.notifier,
   });
   return { services, config, dir, scope: options.scope, cleanup };
 }

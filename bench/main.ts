@@ -1,0 +1,238 @@
+// `npm run bench` (scripts/docker-up.sh first): runs the suites of bench/suites.ts against the
+// real Docker engine, prints a markdown table on stdout (progress goes to stderr) and writes
+// bench/results.json. `npm run bench -- launch list` runs only those suites (the other suites'
+// rows in results.json are kept, with their own measuredAt); `npm run bench -- --list` lists them.
+// Everything it creates carries the scope label `bench`, publishes on 127.0.0.1:25000-25199 and
+// is removed before and after (also on Ctrl-C and on the overall time limit).
+// Exit code: 0 when every suite ran (targets missed are reported, not fatal), 1 otherwise.
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  acquireBenchLock,
+  BENCH_BIND_IP,
+  BENCH_IMAGE,
+  BENCH_PORTS,
+  BENCH_SCOPE,
+  type Bench,
+  createBenchEnv,
+  formatMs,
+  formatValue,
+  ROOT,
+  type Side,
+} from './harness.ts';
+import { SUITES } from './suites.ts';
+
+const RESULTS = path.join(ROOT, 'bench', 'results.json');
+/** The whole run is bounded: past this, it cleans up and exits 1. */
+const TIME_LIMIT_MS = 15 * 60_000;
+/** How long to wait for another bench run on this machine to finish. */
+const LOCK_WAIT_MS = 15 * 60_000;
+
+interface Results {
+  date: string;
+  durationMs: number;
+  node: string;
+  machine: {
+    os: string;
+    arch: string;
+    cpus: number;
+    cpuModel: string;
+    memoryBytes: number;
+    /** 1-minute load average at the start and the end: above the CPU count, figures are noisy. */
+    loadStart: number;
+    loadEnd?: number;
+  };
+  engine: Record<string, unknown>;
+  libraries: Record<string, string>;
+  setup: { scope: string; ports: string; bindIp: string; image: string; imageBuildMs?: number };
+  suites: { name: string; ran: boolean; error?: string; durationMs?: number }[];
+  /** true when every row with a target met it. */
+  pass: boolean;
+  rows: Bench[];
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
+function packageVersion(name: string): string {
+  try {
+    const file = path.join(ROOT, 'node_modules', name, 'package.json');
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function previousRows(): Bench[] {
+  try {
+    const old = JSON.parse(readFileSync(RESULTS, 'utf8')) as Partial<Results>;
+    return Array.isArray(old.rows) ? old.rows : [];
+  } catch {
+    return [];
+  }
+}
+
+const cell = (s: Side | undefined): string => {
+  if (!s) return '—';
+  const { stats } = s;
+  if (stats.n === 1) return formatMs(stats.median);
+  const parts = [`median ${formatMs(stats.median)}`, `p99 ${formatMs(stats.p99)}`];
+  if (s.wallMs !== undefined) parts.push(`wall ${formatMs(s.wallMs)}`);
+  return `${parts.join(' · ')} (n=${stats.n})`;
+};
+
+function markdownTable(rows: readonly Bench[]): string {
+  const escapePipes = (text: string) => text.replace(/\|/g, '\\|');
+  const lines = [
+    '| suite | measurement | ours | baseline | result | target | |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    const target = r.target
+      ? `${r.target.op === '<=' ? '≤' : '≥'} ${formatValue(r.target.value, r.target.unit)}`
+      : '—';
+    const verdict = r.pass === null ? '' : r.pass ? 'pass' : '**FAIL**';
+    lines.push(
+      `| ${[
+        r.suite,
+        r.name,
+        cell(r.ours),
+        cell(r.baseline),
+        `${r.result.label} **${formatValue(r.result.value, r.result.unit)}**`,
+        target,
+        verdict,
+      ]
+        .map(escapePipes)
+        .join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--list') || argv.includes('--help')) {
+    for (const s of SUITES) process.stdout.write(`${s.name.padEnd(10)} ${s.description}\n`);
+    return 0;
+  }
+  const unknown = argv.filter((a) => !SUITES.some((s) => s.name === a));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `bench: no suite ${unknown.join(', ')}; suites: ${SUITES.map((s) => s.name).join(', ')}\n`,
+    );
+    return 2;
+  }
+  const chosen = argv.length > 0 ? SUITES.filter((s) => argv.includes(s.name)) : SUITES;
+
+  // One bench at a time on this machine: two would share the scope and the ports, and each one's
+  // cleanup would remove the other's containers.
+  await acquireBenchLock((line) => process.stderr.write(`bench: ${line}\n`), LOCK_WAIT_MS);
+  const started = Date.now();
+  const bench = createBenchEnv(process.env);
+  const { ctx } = bench;
+  const stop = async (why: string, code: number) => {
+    ctx.log(`${why}: cleaning up`);
+    bench.abort();
+    await bench.teardown().catch((err: unknown) => ctx.log(`cleanup failed: ${String(err)}`));
+    // A launch that was in flight may have created its container after that: one more pass.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await ctx.cleanup().catch(() => 0);
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void stop('interrupted', 130));
+  process.once('SIGTERM', () => void stop('terminated', 143));
+  setTimeout(
+    () => void stop(`time limit of ${TIME_LIMIT_MS / 60_000} min reached`, 1),
+    TIME_LIMIT_MS,
+  ).unref();
+
+  const results: Results = {
+    date: new Date().toISOString(),
+    durationMs: 0,
+    node: process.version,
+    machine: {
+      os: `${os.type()} ${os.release()}`,
+      arch: os.arch(),
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryBytes: os.totalmem(),
+      loadStart: round2(os.loadavg()[0]!),
+    },
+    engine: {},
+    libraries: { dockerode: packageVersion('dockerode'), lowdb: packageVersion('lowdb') },
+    setup: {
+      scope: BENCH_SCOPE,
+      ports: `${BENCH_PORTS.from}-${BENCH_PORTS.to}`,
+      bindIp: BENCH_BIND_IP,
+      image: BENCH_IMAGE,
+    },
+    suites: [],
+    pass: true,
+    rows: [],
+  };
+
+  let failed = false;
+  try {
+    results.engine = await bench.engineInfo();
+    const leftovers = await ctx.cleanup();
+    if (leftovers > 0) ctx.log(`removed ${leftovers} leftover container(s) of an earlier run`);
+    if (chosen.some((s) => s.needsDocker)) {
+      ctx.log(`building ${BENCH_IMAGE} through the core`);
+      results.setup.imageBuildMs = Math.round(await bench.buildImage());
+    }
+    for (const suite of chosen) {
+      ctx.log(`suite ${suite.name}: ${suite.description}`);
+      const t0 = Date.now();
+      try {
+        const rows = await suite.run(ctx);
+        results.rows.push(...rows);
+        results.suites.push({ name: suite.name, ran: true, durationMs: Date.now() - t0 });
+      } catch (err) {
+        failed = true;
+        const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        ctx.log(`suite ${suite.name} failed: ${message}`);
+        results.suites.push({ name: suite.name, ran: false, error: String(err) });
+      } finally {
+        await ctx.cleanup();
+      }
+    }
+  } finally {
+    await bench.teardown();
+  }
+
+  // Rows of suites not run this time are carried over, so results.json stays complete.
+  const chosenNames = new Set(chosen.map((s) => s.name));
+  const carried = previousRows().filter(
+    (r) => !chosenNames.has(r.suite) && SUITES.some((s) => s.name === r.suite),
+  );
+  const order = (r: Bench) => SUITES.findIndex((s) => s.name === r.suite);
+  results.rows = [...results.rows, ...carried].sort((a, b) => order(a) - order(b));
+  results.pass = results.rows.every((r) => r.pass !== false);
+  results.durationMs = Date.now() - started;
+  results.machine.loadEnd = round2(os.loadavg()[0]!);
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+
+  process.stdout.write(`${markdownTable(results.rows)}\n\n`);
+  const engine = results.engine;
+  process.stdout.write(
+    `Docker ${String(engine.version)} (API ${String(engine.apiVersion)}), Node ${results.node}, ` +
+      `${results.machine.cpus} CPUs, ${results.date}; ${carried.length ? `${carried.length} row(s) carried over from an earlier run; ` : ''}` +
+      `written to bench/results.json in ${formatMs(results.durationMs)}.\n`,
+  );
+  const { cpus, loadStart, loadEnd = 0 } = results.machine;
+  if (Math.max(loadStart, loadEnd) > cpus) {
+    process.stdout.write(
+      `Warning: the machine was busy (load ${loadStart} at the start, ${loadEnd} at the end, on ${cpus} CPUs): the figures are noisy; run again when it is idle.\n`,
+    );
+  }
+  const missed = results.rows.filter((r) => r.pass === false);
+  if (missed.length > 0) ctx.log(`targets missed: ${missed.map((r) => r.id).join(', ')}`);
+  return failed ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

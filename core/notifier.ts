@@ -1,0 +1,133 @@
+// What the reclaim pass tells people, and the data it tells them with. The core knows nothing
+// of Slack: bot/notifier.ts sends these as DMs and channel messages, cli/notifier.ts prints them.
+import type { ReconcileReport } from './reconcile.ts';
+
+export type ReclaimReason = 'idle' | 'ttl';
+
+/** Why an instance looks reclaimable: what the pass measured, for people and for the audit trail. */
+export interface ReclaimEvidence {
+  reason: ReclaimReason;
+  /** Last time it was seen in use: traffic above the floor, its launch, or an extend / Keep. */
+  lastActivityAt: number;
+  /** Bytes it sent / received since then, summed over the samples taken since. */
+  txSinceActivity: number;
+  rxSinceActivity: number;
+  /** Bytes sent between two samples that count as use (IDLE_BYTES_FLOOR). */
+  floorBytes: number;
+  createdAt: number;
+  /** Its time limit, when it has one. */
+  expiresAt?: number;
+  /** One plain sentence saying the above (audit trail, terminal). */
+  text: string;
+}
+
+/** A warning for one owner: their instance is stopped at `deadline` unless they keep it. */
+export interface ReclaimWarning {
+  instance: string;
+  owner: string;
+  template: string;
+  port: number;
+  url: string;
+  reason: ReclaimReason;
+  warnedAt: number;
+  deadline: number;
+  evidence: ReclaimEvidence;
+}
+
+export type ActionOutcome =
+  /** Warned, or stopped and removed with its port freed. */
+  | 'done'
+  /** A dry run: only said what it would do. */
+  | 'dry-run'
+  /** An extend or Keep came in between the decision and the stop: left running. */
+  | 'withdrawn'
+  | 'failed';
+
+/** One thing the pass decided about one instance, and what came of it. */
+export interface ReclaimAction {
+  kind: 'warn' | 'reclaim';
+  instance: string;
+  owner: string;
+  template: string;
+  port: number;
+  url: string;
+  reason: ReclaimReason;
+  evidence: ReclaimEvidence;
+  /** warn: when it will be stopped unless kept. */
+  deadline?: number;
+  /** When its owner was warned (warn: now). */
+  warnedAt?: number;
+  outcome: ActionOutcome;
+  /** warn: whether the owner got the message, and how or why not. */
+  notified?: NotifyResult;
+  error?: string;
+}
+
+export interface ReclaimFailure {
+  instance?: string;
+  error: string;
+}
+
+/** What one pass did: its plan (actions) and their outcomes. */
+export interface ReclaimReport {
+  /** skipped: another pass was running; failed: it could not sample (Docker down, store read-only). */
+  status: 'done' | 'skipped' | 'failed';
+  dryRun: boolean;
+  trigger: 'schedule' | 'command';
+  /** Who asked for it (a command's actor). */
+  by?: string;
+  startedAt: number;
+  /** Wall time of the pass. */
+  durationMs: number;
+  /** The first pass after the bot starts only samples: it judges nothing. */
+  baselineOnly: boolean;
+  /** Running instances sampled. */
+  checked: number;
+  /** Sampled for the first time: a baseline, not judged idle yet. */
+  baselined: string[];
+  /** Sent more than the floor since the last sample. */
+  active: string[];
+  /** Pending idle warnings cancelled because the instance was used (or kept). */
+  withdrawn: string[];
+  actions: ReclaimAction[];
+  /** What reconcile cleaned up on the way: entries whose container was gone or had exited. */
+  cleaned: Pick<ReconcileReport, 'closed' | 'adopted'> & { exited: string[] };
+  failures: ReclaimFailure[];
+  /** One line, as `status` and the ops summary show it. */
+  summary: string;
+}
+
+export interface NotifyResult {
+  delivered: boolean;
+  /** Where it went ("DM D123"), or why it did not ("owner cli:bob is not a Slack user"). */
+  detail?: string;
+}
+
+export interface Notifier {
+  /** Tells an owner their instance will be stopped unless kept. Throws when the message failed. */
+  warnOwner(warning: ReclaimWarning): Promise<NotifyResult>;
+  /** One summary of a pass that warned, reclaimed or failed something (never for a quiet pass). */
+  opsSummary(report: ReclaimReport): Promise<void>;
+}
+
+/** Whether a pass has anything to tell the ops channel: actions, failures, or what reconcile cleaned up. */
+export const hasNews = (report: ReclaimReport): boolean =>
+  report.actions.length > 0 ||
+  report.failures.length > 0 ||
+  report.cleaned.closed.length + report.cleaned.exited.length + report.cleaned.adopted.length > 0;
+
+/** Until a front end connects one: warnings and summaries go to the log only. */
+export function logNotifier(log: { info: (obj: object, msg: string) => void }): Notifier {
+  return {
+    async warnOwner(w) {
+      log.info(
+        { instance: w.instance, owner: w.owner, reason: w.reason, deadline: w.deadline },
+        'reclaim warning',
+      );
+      return { delivered: false, detail: 'no chat connected: logged only' };
+    },
+    async opsSummary(r) {
+      log.info({ summary: r.summary }, 'reclaim summary');
+    },
+  };
+}
