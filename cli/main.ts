@@ -37,18 +37,7 @@ export async function openLocalServices(
     config.logLevel === 'info' && logTo ? 'warn' : config.logLevel,
     logTo ? process.stderr : undefined,
   );
-  let engine: DockerEngine;
-  try {
-    engine = new DockerEngine({ dockerHost: config.dockerHost });
-  } catch (err) {
-    // A DOCKER_HOST that is no address is a bad setting: say so as config errors do, not as a crash.
-    if (isUserError(err)) {
-      throw new ConfigError(
-        `Invalid configuration:\n  DOCKER_HOST: ${err.message.replace(/^DOCKER_HOST /, '')}`,
-      );
-    }
-    throw err;
-  }
+  const engine = new DockerEngine({ dockerHost: config.dockerHost });
   // Reclaim warnings and the schedule's summaries are printed where the log goes (stderr).
   const notifier = new ConsoleNotifier((text) => process.stderr.write(text));
   const services = await createServices(config, { engine, log, notifier });

@@ -119,7 +119,16 @@ export const configSchema = z.object({
   HTTP_PORT: positiveInt('3000', 'a TCP port number').pipe(
     z.number().int().min(0, 'expected a TCP port 0-65535').max(65535, 'expected a TCP port 0-65535'),
   ),
-  DOCKER_HOST: z.preprocess(emptyToUndefined, z.string().optional()),
+  DOCKER_HOST: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(
+        /^(unix:\/\/\S*|(tcp|http):\/\/[^\s/:]+(:\d{1,5})?\/?|[^\s/:]+:\d{1,5})$/,
+        'expected unix:///path/to/docker.sock or tcp://host:port',
+      )
+      .optional(),
+  ),
   SPREADSERVE_DATA: z.string().min(1).default('./data/spreadserve.json'),
   SPREADSERVE_TEMPLATES: z.string().min(1).default('./spreadserve.templates.yml'),
   SPREADSERVE_PORTS: z

@@ -318,7 +318,7 @@ describe('spreadserve CLI against real Docker', () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(
-        /^Invalid configuration:\n {2}DOCKER_HOST: "ftp:\/\/nowhere" is not an address/,
+        /^Invalid configuration:\n {2}DOCKER_HOST: expected unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port/,
       );
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });

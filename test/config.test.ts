@@ -225,6 +225,12 @@ describe('loadConfig with a bad value', () => {
       expects: /expected a cron expression like "\*\/5 \* \* \* \*"/,
     },
     { variable: 'OPS_CHANNEL', value: 'general', expects: /expected a Slack channel id like C0123ABC/ },
+    {
+      variable: 'DOCKER_HOST',
+      value: 'ftp://x',
+      expects: /expected unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port/,
+    },
+    { variable: 'DOCKER_HOST', value: 'not an address', expects: /expected unix:\/\/\/path/ },
     { variable: 'OPS_CHANNEL', value: '#ops', expects: /expected a Slack channel id/ },
     { variable: 'LOG_LEVEL', value: 'loud', expects: /"info"/ },
     { variable: 'SPREADSERVE_DATA', value: '', expects: /.+/ },
@@ -335,6 +341,17 @@ describe('environment()', () => {
     writeFileSync(file, '# comment\nHTTP_PORT=4000\nSPREADSERVE_PORTS=9000-9009\n');
     const env = environment({ HTTP_PORT: '5000' }, file);
     expect(loadConfig(env)).toMatchObject({ httpPort: 5000, ports: [{ from: 9000, to: 9009 }] });
+  });
+
+  it('takes the DOCKER_HOST forms the docker CLI takes', () => {
+    for (const host of [
+      'unix:///var/run/docker.sock',
+      'tcp://127.0.0.1:2375',
+      'tcp://docker',
+      'localhost:2375',
+    ]) {
+      expect(loadConfig({ DOCKER_HOST: host }).dockerHost).toBe(host);
+    }
   });
 
   it('is the process environment alone when there is no .env file', () => {
