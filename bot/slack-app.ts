@@ -114,6 +114,9 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
     signingSecret: config.slack.signingSecret,
     appToken: config.slack.appToken,
     socketMode,
+    // No conversation state is kept: Bolt's default store costs every event a rejected lookup
+    // (a new Error with its stack), a few percent of each ack (bench/slack.ts).
+    convoStore: false,
     port: config.httpPort,
     customRoutes,
     installerOptions: socketMode ? { port: config.httpPort } : undefined,
@@ -158,11 +161,20 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
     actor: Actor,
     progress?: CommandContext['progress'],
   ): Promise<Reply> {
+    const started = performance.now();
     const reply = await runPrepared(prepared, context(actor, progress));
-    metrics.commands.inc({
-      command: prepared.command.name,
-      outcome: reply.ok ? 'ok' : (reply.errorKind ?? 'error'),
-    });
+    const outcome = reply.ok ? 'ok' : (reply.errorKind ?? 'error');
+    metrics.commands.inc({ command: prepared.command.name, outcome });
+    // One line per command, so on-call can follow who did what without Slack.
+    log.info(
+      {
+        command: prepared.command.name,
+        user: actor.id,
+        outcome,
+        ms: Math.round(performance.now() - started),
+      },
+      reply.summary,
+    );
     if (reply.ok && prepared.command.name === 'launch') metrics.launches.inc();
     if (reply.ok && prepared.command.name === 'stop') metrics.stops.inc();
     return reply;

@@ -21,17 +21,21 @@ export interface ReclaimEvidence {
   text: string;
 }
 
-/** A warning for one owner: their instance is stopped at `deadline` unless they keep it. */
-export interface ReclaimWarning {
+/** The instance a warning or an action is about, and why it looks reclaimable. */
+export interface ReclaimSubject {
   instance: string;
   owner: string;
   template: string;
   port: number;
   url: string;
   reason: ReclaimReason;
+  evidence: ReclaimEvidence;
+}
+
+/** A warning for one owner: their instance is stopped at `deadline` unless they keep it. */
+export interface ReclaimWarning extends ReclaimSubject {
   warnedAt: number;
   deadline: number;
-  evidence: ReclaimEvidence;
 }
 
 export type ActionOutcome =
@@ -44,15 +48,8 @@ export type ActionOutcome =
   | 'failed';
 
 /** One thing the pass decided about one instance, and what came of it. */
-export interface ReclaimAction {
+export interface ReclaimAction extends ReclaimSubject {
   kind: 'warn' | 'reclaim';
-  instance: string;
-  owner: string;
-  template: string;
-  port: number;
-  url: string;
-  reason: ReclaimReason;
-  evidence: ReclaimEvidence;
   /** warn: when it will be stopped unless kept. */
   deadline?: number;
   /** When its owner was warned (warn: now). */

@@ -2,12 +2,13 @@
 // Every mutation goes through update(fn): fn runs synchronously on a copy of the document, so
 // mutations are serialised by construction and a throwing fn changes nothing; the writes of
 // updates issued together are grouped into one atomic file write (steno: temp file + rename).
-import { constants, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { TextFile } from 'lowdb/node';
 import { UserError } from '../core/errors.ts';
+import { tryLock, unlock } from '../core/pid-lock.ts';
 import { emptyDoc, type StoreDoc, storeDocSchema } from './schema.ts';
 
 export type ReadonlyDoc = Readonly<StoreDoc>;
@@ -82,7 +83,8 @@ export class Store {
   static async open(file: string): Promise<Store> {
     const store = await Store.openFile(file);
     if (store.writable) {
-      const owner = takeLock(store.file);
+      // One process owns a store (lowdb's temp file name is fixed, so two writers would collide).
+      const owner = tryLock(`${store.file}.lock`);
       if (owner !== null) {
         store.readOnlyReason = `another SpreadServe process (pid ${owner}) owns it`;
         store.readOnlyFix = 'one process owns the store at a time: stop that one first, or use it instead';
@@ -153,7 +155,7 @@ export class Store {
   /** Releases the store's lock, after the last write is on disk. */
   async close(): Promise<void> {
     await this.flushed();
-    if (this.writable) releaseLock(this.file);
+    if (this.writable) unlock(`${this.file}.lock`);
   }
 
   get writable(): boolean {
@@ -217,43 +219,5 @@ export class Store {
   /** Resolves when every update issued so far is on disk (or failed). */
   async flushed(): Promise<void> {
     await (this.flushQueued ?? this.flushRunning).catch(() => undefined);
-  }
-}
-
-// One process owns a store at a time (lowdb's temp file name is fixed, so two writers would
-// collide): `<file>.lock` holds the owner's pid, and a lock whose process is gone is taken over.
-const heldLocks = new Set<string>();
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes the lock; returns the pid of another live owner, or null when the lock is ours. */
-function takeLock(file: string): number | null {
-  const lock = `${file}.lock`;
-  try {
-    writeFileSync(lock, String(process.pid), { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return null; // cannot lock here: writes will say why
-    const owner = Number(readFileSync(lock, 'utf8').trim());
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) return owner;
-    writeFileSync(lock, String(process.pid));
-  }
-  if (heldLocks.size === 0) process.once('exit', () => heldLocks.forEach(releaseLock));
-  heldLocks.add(file);
-  return null;
-}
-
-function releaseLock(file: string): void {
-  heldLocks.delete(file);
-  try {
-    if (Number(readFileSync(`${file}.lock`, 'utf8').trim()) === process.pid) unlinkSync(`${file}.lock`);
-  } catch {
-    // already gone
   }
 }

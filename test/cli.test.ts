@@ -1,14 +1,22 @@
 // The `spreadserve` CLI and the local shell for real: the bin and `npm start`'s entry as child
 // processes, against the real Docker engine. Ports 24500-24519 and the scope label test-cli belong
 // to this file; the demo image is built through the CLI under its own tag and removed afterwards.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { LABEL } from '../core/labels.ts';
-import { httpGet, removeByLabel, removeImages, requireDocker, waitForHttp200 } from './support/docker.ts';
+import {
+  dockerSync,
+  httpGet,
+  removeByLabel,
+  removeImages,
+  requireDocker,
+  scopeContainers,
+  waitForHttp200,
+} from './support/docker.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'cli', 'spreadserve.mjs');
@@ -68,9 +76,8 @@ const cli = (args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}, timeoutM
 
 const json = <T = Record<string, unknown>>(r: Run): T => JSON.parse(r.stdout) as T;
 
-const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
-const containers = (): string[] =>
-  docker('ps', '-aq', '--filter', `label=${LABEL.scope}=${SCOPE}`).split('\n').filter(Boolean);
+const docker = dockerSync;
+const containers = (): string[] => scopeContainers(SCOPE);
 
 /** The project's templates file with the demo's image renamed for this file and its context absolute. */
 function writeTemplates(target: string): void {

@@ -6,9 +6,9 @@ import { COMMANDS } from '../commands/index.ts';
 import { CONFIG_VARIABLES } from '../core/config.ts';
 
 const readme = readFileSync(path.resolve(import.meta.dirname, '../README.md'), 'utf8');
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A table row whose first cell is `text` in backticks (cells are padded by the formatter). */
-const firstCell = (text: string) => new RegExp(`^\\| \`${escape(text)}\` +\\|`, 'm');
+const firstCell = (text: string) => new RegExp(`^\\| \`${escapeRegExp(text)}\` +\\|`, 'm');
 
 describe('README', () => {
   it('shows every command with its usage, and no command that does not exist', () => {

@@ -1,5 +1,3 @@
-// The launch / list / stop saga and reconcile, against the real Docker engine.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,12 +6,13 @@ import { UserError } from '../core/errors.ts';
 import { LABEL } from '../core/labels.ts';
 import { silentLogger } from '../core/log.ts';
 import { DockerEngine } from '../engine/docker.ts';
-import { httpGet, waitForHttp200 } from './support/docker.ts';
+import { dockerSync, httpGet, scopeContainers, waitForHttp200 } from './support/docker.ts';
 import {
   admin,
   alice,
   bob,
   buildImage,
+  leftovers,
   realTemplates,
   type TestBed,
   testBed,
@@ -28,18 +27,8 @@ const templates = realTemplates(SCOPE, {
 });
 let bed: TestBed;
 
-const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
-const containersOf = (name: string) =>
-  docker(
-    'ps',
-    '-aq',
-    '--filter',
-    `label=${LABEL.scope}=${SCOPE}`,
-    '--filter',
-    `label=${LABEL.instance}=${name}`,
-  )
-    .split('\n')
-    .filter(Boolean);
+const docker = dockerSync;
+const containersOf = (name: string) => scopeContainers(SCOPE, { instance: name });
 const labelsOf = (name: string): Record<string, string> =>
   JSON.parse(docker('inspect', '--format', '{{json .Config.Labels}}', `spreadserve-${name}`));
 
@@ -53,16 +42,7 @@ async function rejection(p: Promise<unknown>): Promise<UserError> {
   throw new Error('expected a rejection');
 }
 
-/** What the store and Docker hold, to check that a refusal left nothing behind. */
-function snapshot() {
-  const doc = bed.services.store.read();
-  return {
-    instances: Object.keys(doc.instances).sort(),
-    ports: JSON.stringify(doc.ports),
-    containers: docker('ps', '-aq', '--filter', `label=${LABEL.scope}=${SCOPE}`).split('\n').filter(Boolean)
-      .length,
-  };
-}
+const snapshot = () => leftovers(bed.services, SCOPE);
 
 beforeAll(async () => {
   bed = await testBed({

@@ -1,6 +1,3 @@
-// The reclaim pass against real containers: real one-shot stats and real HTTP traffic for the
-// signals, a ManualClock for the hours in between. Own scope and ports 24400-24449.
-import { execFileSync } from 'node:child_process';
 import { WebClient } from '@slack/web-api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SlackNotifier } from '../bot/notifier.ts';
@@ -16,7 +13,7 @@ import type { Notifier, ReclaimReport, ReclaimWarning } from '../core/notifier.t
 import type { Actor } from '../core/policy.ts';
 import { DockerEngine } from '../engine/docker.ts';
 import { type BotBed, startBotBed, textOf } from './support/bot.ts';
-import { httpGet } from './support/docker.ts';
+import { dockerSync, httpGet, scopeContainers } from './support/docker.ts';
 import {
   admin,
   alice,
@@ -62,18 +59,8 @@ let bed: TestBed;
 let services: Services;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
-const running = (name: string) =>
-  docker(
-    'ps',
-    '-q',
-    '--filter',
-    `label=${LABEL.scope}=${SCOPE}`,
-    '--filter',
-    `label=${LABEL.instance}=${name}`,
-  )
-    .split('\n')
-    .filter(Boolean).length === 1;
+const docker = dockerSync;
+const running = (name: string) => scopeContainers(SCOPE, { instance: name, running: true }).length === 1;
 
 const pass = (opts: { dryRun?: boolean } = {}) =>
   services.reclaimer.run({ trigger: 'schedule', dryRun: opts.dryRun ?? false });

@@ -1,9 +1,6 @@
-// Stop / Extend buttons and App Home over the real Bolt HTTP endpoint: the same permission
-// checks as typed commands, admins through a Slack user group, the home view with buttons.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL } from '../../core/labels.ts';
 import { type BotBed, eventually, shown, startBotBed, textOf } from '../support/bot.ts';
+import { scopeContainers } from '../support/docker.ts';
 import { buildImage } from '../support/services.ts';
 
 /** Waits for another run of this file to finish (test/support/bot.ts), then builds the image. */
@@ -17,21 +14,7 @@ const CAROL = 'UCAROL'; // in the ops user group, so an admin
 const OPS = 'SOPS';
 let b: BotBed;
 
-const containers = (instance: string) =>
-  execFileSync(
-    'docker',
-    [
-      'ps',
-      '-aq',
-      '--filter',
-      `label=${LABEL.scope}=${SCOPE}`,
-      '--filter',
-      `label=${LABEL.instance}=${instance}`,
-    ],
-    { encoding: 'utf8' },
-  )
-    .split('\n')
-    .filter(Boolean);
+const containers = (instance: string) => scopeContainers(SCOPE, { instance });
 
 /** Alice launches `name` by slash command and waits until it is up. */
 async function launched(name: string, user = ALICE): Promise<void> {

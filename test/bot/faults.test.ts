@@ -1,13 +1,9 @@
-// Faults over the real Bolt HTTP endpoint, on a one-port pool: an internal error answered with
-// a ref that is in the log, someone not in SPREADSERVE_USERS, the pool exhausted, an unwritable
-// store. The tests run in order: the first needs the group cache cold, the last breaks the store.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL } from '../../core/labels.ts';
 import { type BotBed, startBotBed, textOf } from '../support/bot.ts';
-import { buildImage } from '../support/services.ts';
+import { scopeContainers } from '../support/docker.ts';
+import { buildImage, leftovers } from '../support/services.ts';
 
 /** Waits for another run of this file to finish (test/support/bot.ts), then builds the image. */
 const BEFORE_ALL_MS = 300_000;
@@ -19,19 +15,8 @@ const CAROL = 'UCAROL'; // a user through the SUSERS group
 const MALLORY = 'UMALLORY'; // in no list
 let b: BotBed;
 
-const containers = () =>
-  execFileSync('docker', ['ps', '-aq', '--filter', `label=${LABEL.scope}=${SCOPE}`], { encoding: 'utf8' })
-    .split('\n')
-    .filter(Boolean);
-
-function snapshot() {
-  const doc = b.bed.services.store.read();
-  return {
-    instances: Object.keys(doc.instances).sort(),
-    ports: JSON.stringify(doc.ports),
-    containers: containers().length,
-  };
-}
+const _containers = () => scopeContainers(SCOPE);
+const snapshot = () => leftovers(b.bed.services, SCOPE);
 
 /** The response_url answer to `text` typed by `user`, after an immediate ack. */
 async function answer(text: string, user: string): Promise<string> {

@@ -1,12 +1,8 @@
-// `/spreadserve` over the real Bolt HTTP endpoint: signatures, the quick commands, a launch
-// through response_url against real Docker, duplicate delivery, and every bad input of
-// PRODUCT.md answered in one line with nothing created.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL } from '../../core/labels.ts';
 import { type BotBed, eventually, shown, startBotBed, textOf } from '../support/bot.ts';
-import { BASE_IMAGE, waitForHttp200 } from '../support/docker.ts';
-import { buildImage } from '../support/services.ts';
+import { BASE_IMAGE, dockerSync, scopeContainers, waitForHttp200 } from '../support/docker.ts';
+import { buildImage, leftovers } from '../support/services.ts';
 
 /** Waits for another run of this file to finish (test/support/bot.ts), then builds the image. */
 const BEFORE_ALL_MS = 300_000;
@@ -17,27 +13,9 @@ const ALICE = 'UALICE';
 const BOB = 'UBOB';
 let b: BotBed;
 
-const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
-const containers = (instance?: string) =>
-  docker(
-    'ps',
-    '-aq',
-    '--filter',
-    `label=${LABEL.scope}=${SCOPE}`,
-    ...(instance ? ['--filter', `label=${LABEL.instance}=${instance}`] : []),
-  )
-    .split('\n')
-    .filter(Boolean);
-
-/** What the store and Docker hold, to check that a refusal left nothing behind. */
-function snapshot() {
-  const doc = b.bed.services.store.read();
-  return {
-    instances: Object.keys(doc.instances).sort(),
-    ports: JSON.stringify(doc.ports),
-    containers: containers().length,
-  };
-}
+const docker = dockerSync;
+const containers = (instance?: string) => scopeContainers(SCOPE, { instance });
+const snapshot = () => leftovers(b.bed.services, SCOPE);
 
 /** Sends `text`, returns the one line the user is told: on the ack, or else the first response. */
 async function answer(text: string, user = ALICE): Promise<{ line: string; body: unknown }> {

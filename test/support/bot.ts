@@ -2,11 +2,12 @@
 // client and every response_url pointed at the Slack stand-in, real core services (own scope,
 // port range and store) on the real Docker engine, and a pino logger writing to a buffer.
 // Requests go over HTTP, signed as Slack signs them.
-import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createSlackBot, type SlackBot } from '../../bot/slack-app.ts';
 import { createLogger } from '../../core/log.ts';
+import { unlock, waitForLock } from '../../core/pid-lock.ts';
 import type { TemplateSet } from '../../core/templates.ts';
 import { DockerEngine } from '../../engine/docker.ts';
 import { type TestBed, tempDir, testBed, testConfig } from './services.ts';
@@ -183,67 +184,22 @@ async function start(options: BotBedOptions, release: () => void): Promise<BotBe
 // engine) would remove each other's containers and images. A lock file per scope serialises
 // them; the bots of one file share it.
 
-const held = new Map<string, { count: number; file: string }>();
+const held = new Map<string, number>();
+
+const scopeLock = (scope: string) => path.join(os.tmpdir(), `spreadserve-test-${scope}.lock`);
 
 /** Waits (bounded) until no other process runs this scope; returns the release. */
 export async function lockScope(scope: string, timeoutMs = 240_000): Promise<() => void> {
-  const mine = held.get(scope);
-  if (mine) {
-    mine.count++;
-    return once(() => unlock(scope));
-  }
-  const file = path.join(os.tmpdir(), `spreadserve-test-${scope}.lock`);
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      held.set(scope, { count: 1, file });
-      return once(() => unlock(scope));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let holder: number;
-    try {
-      holder = Number(readFileSync(file, 'utf8') || Number.NaN); // empty: being written right now
-    } catch {
-      continue; // released meanwhile
-    }
-    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) {
-      rmSync(file, { force: true }); // its process died without releasing it
-      continue;
-    }
-    if (Date.now() >= until) {
-      throw new Error(
-        `Scope ${scope} is held by process ${holder} (another run of this test file) for over ${timeoutMs / 1000}s; remove ${file} if that process is gone.`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-function unlock(scope: string): void {
-  const mine = held.get(scope);
-  if (!mine || --mine.count > 0) return;
-  held.delete(scope);
-  rmSync(mine.file, { force: true });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function once(fn: () => void): () => void {
-  let done = false;
+  const count = held.get(scope) ?? 0;
+  if (count === 0) await waitForLock(scopeLock(scope), timeoutMs);
+  held.set(scope, count + 1);
+  let released = false;
   return () => {
-    if (!done) {
-      done = true;
-      fn();
-    }
+    if (released) return;
+    released = true;
+    const left = (held.get(scope) ?? 1) - 1;
+    held.set(scope, left);
+    if (left === 0) unlock(scopeLock(scope));
   };
 }
 

@@ -1,8 +1,9 @@
 // Helpers for tests against the real Docker engine. They use the docker CLI, not engine/docker.ts,
 // so cleanup does not depend on the code under test. Tests FAIL when Docker is missing: no skips.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { LABEL } from '../../core/labels.ts';
 import type { Labels } from '../../engine/types.ts';
 
 const run = promisify(execFile);
@@ -87,4 +88,22 @@ export async function waitForHttp200(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`${url} did not answer 200 (last: ${last})`);
+}
+
+/** The docker CLI, synchronously, for short checks inside a test. */
+export const dockerSync = (...args: string[]): string =>
+  execFileSync('docker', args, { encoding: 'utf8' }).trim();
+
+/** Ids of a scope's containers (of one instance, when named); only running ones with `running`. */
+export function scopeContainers(
+  scope: string,
+  options: { instance?: string; running?: boolean } = {},
+): string[] {
+  const filters = labelFilters({
+    [LABEL.scope]: scope,
+    ...(options.instance ? { [LABEL.instance]: options.instance } : {}),
+  });
+  return dockerSync('ps', options.running ? '-q' : '-aq', ...filters)
+    .split('\n')
+    .filter(Boolean);
 }

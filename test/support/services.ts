@@ -13,7 +13,7 @@ import type { GroupDirectory } from '../../core/policy.ts';
 import { parseTemplates, type Template, type TemplateSet } from '../../core/templates.ts';
 import { DockerEngine } from '../../engine/docker.ts';
 import type { ContainerEngine } from '../../engine/types.ts';
-import { removeByLabel, removeImages, requireDocker } from './docker.ts';
+import { removeByLabel, removeImages, requireDocker, scopeContainers } from './docker.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -105,3 +105,13 @@ export async function buildImage(services: Services, template = 'demo'): Promise
 export const admin = { id: 'UADMIN', role: 'admin' as const };
 export const alice = { id: 'UALICE', role: 'user' as const };
 export const bob = { id: 'UBOB', role: 'user' as const };
+
+/** What the store and Docker hold for a scope, to check that a refusal left nothing behind. */
+export function leftovers(services: Services, scope: string) {
+  const doc = services.store.read();
+  return {
+    instances: Object.keys(doc.instances).sort(),
+    ports: JSON.stringify(doc.ports),
+    containers: scopeContainers(scope).length,
+  };
+}
