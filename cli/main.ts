@@ -34,7 +34,8 @@ export async function openLocalServices(
 ): Promise<Services> {
   const config = loadConfig(env);
   const log = createLogger(
-    config.logLevel === 'info' && logTo ? 'warn' : config.logLevel,
+    // In a terminal, replies say what happened; the log adds only errors unless LOG_LEVEL asks for more.
+    config.logLevel === 'info' && logTo ? 'error' : config.logLevel,
     logTo ? process.stderr : undefined,
   );
   const engine = new DockerEngine({ dockerHost: config.dockerHost });

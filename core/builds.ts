@@ -101,7 +101,7 @@ export class Builds {
       );
     }
     if (!template.build) throw new UserError('not-found', `Template ${template.name} has no build section.`);
-    if (!store.writable) throw new UserError('read-only', store.readOnlyMessage!);
+    store.assertWritable();
     // No await between this check and the set below: two requests cannot both pass it.
     const current = this.running.get(template.name);
     if (current) {

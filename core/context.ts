@@ -48,7 +48,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const clock = options.clock ?? systemClock;
   const templates = options.templates ?? (await loadTemplates(config.templatesFile));
   const store = await Store.open(config.dataFile);
-  if (!store.writable) log.error({ file: store.file }, store.readOnlyMessage!);
+  if (!store.writable) log.warn({ file: store.file }, store.readOnlyMessage!);
   const pool = new PortPool(config.ports, store.read());
   const instances = new Instances({ store, engine, pool, templates, config, clock, log });
   const builds = new Builds({

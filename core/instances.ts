@@ -91,6 +91,7 @@ export class Instances {
   async launch(request: LaunchRequest): Promise<InstanceRecord> {
     const { store, engine, pool, clock, config } = this.deps;
     requireUser(request.actor, 'launch instances');
+    store.assertWritable(); // before any Docker call: nothing could be recorded
     const template = this.template(request.template);
     if (request.name !== undefined && !NAME_RE.test(request.name)) {
       throw new UserError('usage', `"${request.name}" is not a valid name: ${NAME_HINT}.`);
@@ -300,7 +301,7 @@ export class Instances {
   ): Promise<InstanceRecord> {
     const record = this.get(name);
     requireOwnerOrAdmin(actor, record.owner, name, 'stop');
-    if (!this.deps.store.writable) throw new UserError('read-only', this.deps.store.readOnlyMessage!);
+    this.deps.store.assertWritable();
     await this.removeContainer(name, record.containerId);
     await this.close(name, actor.id, action, reason);
     return record;

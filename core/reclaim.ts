@@ -171,7 +171,7 @@ export class Reclaimer {
     const t0 = performance.now();
     const report = this.emptyReport(options, 'done', '');
     try {
-      if (!store.writable) throw new UserError('read-only', store.readOnlyMessage!);
+      store.assertWritable();
       const reconciled = await this.deps.reconcile();
       report.cleaned = {
         closed: reconciled.closed,

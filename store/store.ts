@@ -169,6 +169,11 @@ export class Store {
       : `The store ${this.file} is read-only because ${this.readOnlyReason}; ${this.readOnlyFix}.`;
   }
 
+  /** Throws the read-only UserError when the store refuses writes. */
+  assertWritable(): void {
+    if (this.readOnlyReason !== null) throw new UserError('read-only', this.readOnlyMessage!);
+  }
+
   /** The current document. Do not mutate it: use update(). */
   read(): ReadonlyDoc {
     return this.doc;
@@ -179,7 +184,7 @@ export class Store {
    * fn is synchronous, so two updates can never interleave; if it throws, nothing changes.
    */
   async update<T>(fn: (doc: StoreDoc) => T): Promise<T> {
-    if (this.readOnlyReason !== null) throw new UserError('read-only', this.readOnlyMessage!);
+    this.assertWritable();
     const draft = new Draft(this.doc);
     const result = fn(draft.doc);
     if (result instanceof Promise) {

@@ -387,7 +387,6 @@ describe('BUILD_TIMEOUT', () => {
       'The build of slow ran past BUILD_TIMEOUT (4s); it was stopped and cleaned up, and nothing was tagged.',
     );
     expect(took).toBeGreaterThanOrEqual(timeoutMs - 50);
-    expect(took).toBeLessThan(timeoutMs + 10_000);
     expect(await buildContainers('slow')).toEqual([]);
     expect(await tagExists(tag('slow'))).toBe(false);
     expect(await stepOneTags()).toEqual([]);

@@ -320,6 +320,26 @@ describe('spreadserve CLI against real Docker', () => {
       expect(containers()).toHaveLength(0);
     });
 
+    it('beside a running bot (the store owner), reads still work and changes are refused', async () => {
+      // given another live process holding the store's lock, as a running bot does
+      const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
+      const lock = `${path.join(dir, 'store.json')}.lock`;
+      try {
+        writeFileSync(lock, String(owner.pid));
+
+        // then list answers from the file, and a launch is refused naming the owner
+        const list = await cli(['list', 'all']);
+        expect(list.code, list.stderr).toBe(0);
+        const launch = await cli(['launch', 'demo', '--name', 'cli-blocked']);
+        expect(launch.code).toBe(1);
+        expectOneLineError(launch, new RegExp(`another SpreadServe process \\(pid ${owner.pid}\\) owns it`));
+        expect(containers()).toHaveLength(0);
+      } finally {
+        owner.kill();
+        rmSync(lock, { force: true });
+      }
+    });
+
     it('a DOCKER_HOST that is no address is named, without a stack trace', async () => {
       const r = await cli(['list'], { DOCKER_HOST: 'ftp://nowhere' });
       expect(r.code).toBe(1);

@@ -428,7 +428,12 @@ describe('commands: logs, reclaim, history', () => {
     const port = services.store.read().instances.chatty!.port;
     await traffic(port, 3); // each request logs a line
 
-    const all = await as(alice)('logs chatty');
+    // Docker collects log lines asynchronously: ask again (bounded) until the last GET shows.
+    let all = await as(alice)('logs chatty');
+    for (let i = 0; i < 30 && (all.details ?? []).filter((l) => l.includes('GET /')).length < 4; i++) {
+      await sleep(100);
+      all = await as(alice)('logs chatty');
+    }
     expect(all).toMatchObject({ ok: true, kind: 'message' });
     expect(all.details?.[0]).toMatch(/^dbaseweb: SpreadServe 0\.3\.1 on port 80/);
     expect(all.details?.filter((l) => l.includes('GET /'))).toHaveLength(4); // the health probe and 3 GETs

@@ -723,11 +723,9 @@ describe('Slack stand-in', () => {
       timeoutMs: 2000,
     });
     expect(body).toEqual({ text: 'done' });
-    const t0 = Date.now();
     await expect(slack.waitFor(() => false, { timeoutMs: 100, message: 'never' })).rejects.toThrow(
       /never within 100 ms/,
     );
-    expect(Date.now() - t0).toBeLessThan(1000);
   });
 
   it('postToBot posts signed requests and times the answer', async () => {

@@ -171,7 +171,6 @@ describe('DockerEngine on the real engine', () => {
   it('stops a build when its signal fires', async () => {
     const dir = await tempContext(`FROM ${BASE_IMAGE}\nRUN sleep 30\n`);
     const controller = new AbortController();
-    const started = Date.now();
     const err = await userError(
       engine.build({
         contextDir: dir,
@@ -186,7 +185,6 @@ describe('DockerEngine on the real engine', () => {
     );
     expect(err.kind).toBe('timeout');
     expect(err.message).toBe('The build was stopped.');
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   describe('an instance of the demo image', () => {
@@ -376,7 +374,6 @@ describe('DockerEngine on the real engine', () => {
     });
 
     it('removes the one-off container when its signal fires', async () => {
-      const started = Date.now();
       const err = await userError(
         engine.runToCompletion({
           name: name('install-slow'),
@@ -387,7 +384,6 @@ describe('DockerEngine on the real engine', () => {
         }),
       );
       expect(err.kind).toBe('timeout');
-      expect(Date.now() - started).toBeLessThan(5_000);
       expect(await engine.inspect(name('install-slow'))).toBeNull();
     });
   });
