@@ -5,7 +5,7 @@
 // bench/ is not production code: it is the one place besides engine/docker.ts allowed to import
 // dockerode, because the baselines it measures against ARE raw dockerode calls.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
@@ -13,6 +13,7 @@ import { type Config, loadConfig } from '../core/config.ts';
 import { createServices, type Services } from '../core/context.ts';
 import { LABEL } from '../core/labels.ts';
 import { silentLogger } from '../core/log.ts';
+import { tryLock, waitForLock } from '../core/pid-lock.ts';
 import type { Actor } from '../core/policy.ts';
 import { parseTemplates, type Template, type TemplateSet } from '../core/templates.ts';
 import { DockerEngine, parseDockerHost } from '../engine/docker.ts';
@@ -140,6 +141,9 @@ export interface BenchContext {
   actor: Actor;
   /** Raw dockerode, for baselines only. */
   docker: Docker;
+  /** The bench configuration (own store file `<name>-<random>.json` in dir, bench scope, port range,
+   * bind IP) with `env` on top, for suites that compose their own services (e.g. the Slack bot). */
+  config(name: string, env?: Record<string, string>): Config;
   /** A fresh core (its own store file `<name>.json` in dir) on the bench scope and port range. */
   services(name: string, env?: Record<string, string>): Promise<Services>;
   /** Launches n instances through the core, `concurrency` at a time; returns their names. */
@@ -280,56 +284,16 @@ function removeStaleTempDirs(): void {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Takes the machine-wide bench lock (a pid file in the temp directory), waiting up to waitMs for
  * another live run to finish; a lock left by a dead process is taken over. Released at exit.
  */
 export async function acquireBenchLock(log: (line: string) => void, waitMs: number): Promise<void> {
   const file = path.join(os.tmpdir(), 'spreadserve-bench.lock');
-  const deadline = Date.now() + waitMs;
-  let told = false;
-  for (;;) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let owner = Number.NaN;
-    try {
-      owner = Number(readFileSync(file, 'utf8').trim());
-    } catch {
-      continue; // released meanwhile
-    }
-    if (!Number.isInteger(owner) || owner <= 0 || !processAlive(owner)) {
-      rmSync(file, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `another bench run (pid ${owner}) is still going after ${waitMs / 60_000} min; try later`,
-      );
-    }
-    if (!told) log(`another bench run (pid ${owner}) is going (same scope and ports): waiting for it`);
-    told = true;
-    await new Promise((r) => setTimeout(r, 2_000));
-  }
-  process.once('exit', () => {
-    try {
-      if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
-    } catch {
-      // already gone
-    }
-  });
+  const holder = tryLock(file);
+  if (holder === null) return;
+  log(`another bench run (pid ${holder}) is going (same scope and ports): waiting for it`);
+  await waitForLock(file, waitMs, 2_000);
 }
 
 export function createBenchEnv(env: Record<string, string | undefined>): BenchEnv {
@@ -420,6 +384,7 @@ export function createBenchEnv(env: Record<string, string | undefined>): BenchEn
       templates,
       actor,
       docker,
+      config,
       services,
       launchMany,
       cleanup,

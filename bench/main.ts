@@ -110,6 +110,11 @@ function markdownTable(rows: readonly Bench[]): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--table')) {
+    // The last results as the README's table, without running anything.
+    process.stdout.write(`${markdownTable(previousRows())}\n`);
+    return 0;
+  }
   if (argv.includes('--list') || argv.includes('--help')) {
     for (const s of SUITES) process.stdout.write(`${s.name.padEnd(10)} ${s.description}\n`);
     return 0;
