@@ -9,6 +9,7 @@ import { containerName, instanceLabels, managedFilter } from '../core/labels.ts'
 import { PortPool } from '../core/port-pool.ts';
 import { Store } from '../store/store.ts';
 import {
+  alternate,
   type Bench,
   type BenchContext,
   benchRow,
@@ -18,25 +19,6 @@ import {
   side,
   timed,
 } from './harness.ts';
-
-/** A then B on even rounds, B then A on odd ones. */
-async function alternate(
-  signal: AbortSignal,
-  rounds: number,
-  a: () => Promise<void>,
-  b: () => Promise<void>,
-): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    signal.throwIfAborted();
-    if (i % 2 === 0) {
-      await a();
-      await b();
-    } else {
-      await b();
-      await a();
-    }
-  }
-}
 
 // ---- launch -----------------------------------------------------------------------------------
 

@@ -427,3 +427,22 @@ export function createBenchEnv(env: Record<string, string | undefined>): BenchEn
     },
   };
 }
+
+/** A then B on even rounds, B then A on odd ones. */
+export async function alternate(
+  signal: AbortSignal,
+  rounds: number,
+  a: () => Promise<void>,
+  b: () => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    signal.throwIfAborted();
+    if (i % 2 === 0) {
+      await a();
+      await b();
+    } else {
+      await b();
+      await a();
+    }
+  }
+}

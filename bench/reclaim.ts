@@ -3,7 +3,7 @@
 // one container at a time) as a speed-up factor. The pass is a real one (reconcile, stats, one
 // store update, summary): a quiet one, since nothing has been idle for IDLE_TIMEOUT.
 import { DEFAULT_STATS_CONCURRENCY } from '../core/reclaim.ts';
-import { type Bench, benchRow, mapLimit, ratio, type Suite, side, timed } from './harness.ts';
+import { alternate, type Bench, benchRow, mapLimit, ratio, type Suite, side, timed } from './harness.ts';
 
 const INSTANCES = 200;
 const LAUNCH_CONCURRENCY = 8;
@@ -43,18 +43,12 @@ export const reclaimSuite: Suite = {
     const passMs: number[] = [];
     const statsMs: number[] = [];
     ctx.log(`reclaim: ${ROUNDS} rounds, alternating`);
-    for (let i = 0; i < ROUNDS; i++) {
-      ctx.signal.throwIfAborted();
-      const a = async () => void passMs.push((await timed(pass)).ms);
-      const b = async () => void statsMs.push((await timed(statsAlone)).ms);
-      if (i % 2 === 0) {
-        await a();
-        await b();
-      } else {
-        await b();
-        await a();
-      }
-    }
+    await alternate(
+      ctx.signal,
+      ROUNDS,
+      async () => void passMs.push((await timed(pass)).ms),
+      async () => void statsMs.push((await timed(statsAlone)).ms),
+    );
 
     ctx.log(`reclaim: the naive way on ${NAIVE_SAMPLE} containers (stats without one-shot, one at a time)`);
     const naiveEach: number[] = [];
