@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { DURATION_HINT, parseDuration } from '../core/duration.ts';
 import { usageError } from '../core/errors.ts';
-import { NAME_HINT, NAME_RE } from '../core/instances.ts';
+import { NAME_HINT, NAME_RE } from '../core/labels.ts';
 
 export interface RawArgs {
   positional: string[];
@@ -63,21 +63,23 @@ function splitOnce(text: string, sep: string): [string, string | undefined] {
   return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
-const shown = (text: string) => (text.length > 40 ? `${text.slice(0, 40)}…` : text);
+/** User text quoted back in a message: at most `max` characters, then "…". */
+export const shown = (text: string, max = 40): string =>
+  text.length > max ? `${text.slice(0, max)}…` : text;
 
 /** An instance name, checked with a message that says what names look like. */
 export const instanceName = z.string().refine((v) => NAME_RE.test(v), {
   error: (issue) => `"${shown(String(issue.input))}" is not a valid name: ${NAME_HINT}`,
 });
 
-/** A duration like 90s, 30m, 2h, 1d, as milliseconds. */
-export const duration = (flag: string) =>
+/** A duration like 90s, 30m, 2h, 1d, as milliseconds; `flag` names where it was typed. */
+export const duration = (flag?: string) =>
   z.string().transform((text, ctx) => {
     const ms = parseDuration(text);
     if (ms === null) {
       ctx.addIssue({
         code: 'custom',
-        message: `${flag} "${shown(text)}" is not a duration: use ${DURATION_HINT}`,
+        message: `${flag ? `${flag} ` : ''}"${shown(text)}" is not a duration: use ${DURATION_HINT}`,
       });
       return z.NEVER;
     }

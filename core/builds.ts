@@ -6,7 +6,7 @@
 // strategy numbers the step-one Dockerfile's steps 1..N, the install N+1 and the commit N+2;
 // the builder's other output ("---> Using cache", ids) is not progress and is not reported.
 import { randomBytes } from 'node:crypto';
-import type { BuildProgress, ContainerEngine, ImageInfo } from '../engine/types.ts';
+import { type BuildProgress, type ContainerEngine, type ImageInfo, splitImageTag } from '../engine/types.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Clock } from './clock.ts';
@@ -15,7 +15,7 @@ import { describeError, UserError } from './errors.ts';
 import { LABEL } from './labels.ts';
 import type { Logger } from './log.ts';
 import { type Actor, requireAdmin } from './policy.ts';
-import type { Template, TemplateSet } from './templates.ts';
+import { findTemplate, type Template, type TemplateSet } from './templates.ts';
 
 export interface BuildDeps {
   store: Store;
@@ -47,7 +47,7 @@ export interface RunningBuild {
 }
 
 /** The installer's log lines shown when it fails (the issue: the last 20). */
-export const INSTALL_TAIL_LINES = 20;
+const INSTALL_TAIL_LINES = 20;
 
 /** Untagging step one, refused while another build's container uses its image: retried this often. */
 const STEP_ONE_REMOVE_TRIES = 20;
@@ -55,19 +55,12 @@ const STEP_ONE_REMOVE_WAIT_MS = 500;
 
 const DOCKER_STEP_RE = /^Step \d+\/\d+ : /;
 
-/** "repo/name:tag" -> repo and tag; a registry port ("host:5000/x") is not a tag. */
-function splitTag(image: string): { repo: string; tag: string } {
-  const colon = image.lastIndexOf(':');
-  if (colon > image.lastIndexOf('/')) return { repo: image.slice(0, colon), tag: image.slice(colon + 1) };
-  return { repo: image, tag: 'latest' };
-}
-
 /**
  * The step-one image's tag: beside the template's image (`spreadserve/demo:0.3.1-step-one-1a2b3c`),
  * unique per build, so two builds never share it and the real tag only ever appears on success.
  */
 export function stepOneTag(image: string): string {
-  const { repo, tag } = splitTag(image);
+  const { repo, tag } = splitImageTag(image);
   // A Docker tag has at most 128 characters.
   return `${repo}:${tag.slice(0, 100)}-step-one-${randomBytes(3).toString('hex')}`;
 }
@@ -93,13 +86,7 @@ export class Builds {
   async build(request: BuildRequest): Promise<BuildResult> {
     const { templates, clock, store } = this.deps;
     requireAdmin(request.actor, 'build images');
-    const template = templates.get(request.template);
-    if (!template) {
-      throw new UserError(
-        'not-found',
-        `There is no template "${request.template}"; known templates: ${[...templates.keys()].join(', ')}.`,
-      );
-    }
+    const template = findTemplate(templates, request.template);
     if (!template.build) throw new UserError('not-found', `Template ${template.name} has no build section.`);
     store.assertWritable();
     // No await between this check and the set below: two requests cannot both pass it.

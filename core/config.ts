@@ -102,7 +102,7 @@ const positiveInt = (fallback: string, what: string) =>
 
 const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
 
-export const configSchema = z.object({
+const configSchema = z.object({
   SLACK_SIGNING_SECRET: z.preprocess(emptyToUndefined, z.string().optional()),
   SLACK_BOT_TOKEN: z.preprocess(
     emptyToUndefined,

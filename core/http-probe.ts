@@ -2,7 +2,7 @@
 import http from 'node:http';
 
 /** One GET; resolves with the status code, or null when nothing answered. */
-export function httpStatus(url: string, timeoutMs = 1_000): Promise<number | null> {
+function httpStatus(url: string, timeoutMs = 1_000): Promise<number | null> {
   return new Promise((resolve) => {
     const req = http.get(url, { timeout: timeoutMs, agent: false }, (res) => {
       res.resume();

@@ -1,8 +1,8 @@
 // Instances: the launch saga, stop, list. The store says who owns what and which ports are
 // handed out; Docker says what runs. Every store change goes through store.update.
 import { randomBytes } from 'node:crypto';
-import type { ContainerEngine, ContainerSummary } from '../engine/types.ts';
-import type { InstanceRecord, StoreDoc } from '../store/schema.ts';
+import type { ContainerEngine } from '../engine/types.ts';
+import type { AuditEntry, InstanceRecord, StoreDoc } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Clock } from './clock.ts';
@@ -10,15 +10,19 @@ import type { Config } from './config.ts';
 import { formatDuration } from './duration.ts';
 import { describeError, UserError } from './errors.ts';
 import { waitForHttp } from './http-probe.ts';
-import { containerName, instanceLabels, LABEL, managedFilter } from './labels.ts';
+import {
+  byInstance,
+  containerName,
+  instanceLabels,
+  LABEL,
+  managedFilter,
+  NAME_HINT,
+  NAME_RE,
+} from './labels.ts';
 import type { Logger } from './log.ts';
 import { type Actor, requireOwnerOrAdmin, requireUser } from './policy.ts';
 import type { PortPool } from './port-pool.ts';
-import type { Template, TemplateSet } from './templates.ts';
-
-export const NAME_RE = /^[a-z][a-z0-9-]{1,39}$/;
-export const NAME_HINT =
-  'names are 2-40 characters: lowercase letters, digits and dashes, starting with a letter';
+import { findTemplate, type Template, type TemplateSet } from './templates.ts';
 
 /** How many other pool ports a launch tries when Docker finds a port held by another process. */
 const PORT_RETRIES = 5;
@@ -49,6 +53,26 @@ export interface ObservedInstance {
   url: string;
 }
 
+/**
+ * Inside a store update: drops an instance's record and frees its port (the container is gone),
+ * audited when `why` is given. A record already gone is left alone.
+ */
+export function closeRecord(
+  doc: StoreDoc,
+  pool: PortPool,
+  name: string,
+  why?: Pick<AuditEntry, 'at' | 'actor' | 'action' | 'reason'>,
+): void {
+  const record = doc.instances[name];
+  if (!record) return;
+  pool.release(doc, record.port, name);
+  delete doc.instances[name];
+  if (why) {
+    const { at, actor, action, reason } = why;
+    audit(doc, { at, actor, action, instance: name, template: record.template, reason });
+  }
+}
+
 export class Instances {
   /** Launches in flight in this process: reconcile leaves their records alone. */
   readonly launching = new Set<string>();
@@ -66,17 +90,6 @@ export class Instances {
     return `http://${host}:${port}${path}`;
   }
 
-  template(name: string | undefined): Template {
-    const { templates } = this.deps;
-    const chosen = name ?? templates.keys().next().value;
-    const template = chosen === undefined ? undefined : templates.get(chosen);
-    if (!template) {
-      const known = [...templates.keys()].join(', ') || 'none';
-      throw new UserError('not-found', `There is no template "${name}"; known templates: ${known}.`);
-    }
-    return template;
-  }
-
   get(name: string): InstanceRecord {
     const record = this.deps.store.read().instances[name];
     if (!record) {
@@ -92,7 +105,7 @@ export class Instances {
     const { store, engine, pool, clock, config } = this.deps;
     requireUser(request.actor, 'launch instances');
     store.assertWritable(); // before any Docker call: nothing could be recorded
-    const template = this.template(request.template);
+    const template = findTemplate(this.deps.templates, request.template);
     if (request.name !== undefined && !NAME_RE.test(request.name)) {
       throw new UserError('usage', `"${request.name}" is not a valid name: ${NAME_HINT}.`);
     }
@@ -268,10 +281,7 @@ export class Instances {
     }
     try {
       await store.update((doc) => {
-        const record = doc.instances[name];
-        if (!record) return;
-        pool.release(doc, record.port, name);
-        delete doc.instances[name];
+        closeRecord(doc, pool, name);
       });
     } catch (err) {
       log.error({ instance: name, err: describeError(err) }, 'could not close the record of a failed launch');
@@ -299,11 +309,14 @@ export class Instances {
     reason = 'stopped by its owner or an admin',
     action: 'stop' | 'reclaim' = 'stop',
   ): Promise<InstanceRecord> {
+    const { store, pool, clock } = this.deps;
     const record = this.get(name);
     requireOwnerOrAdmin(actor, record.owner, name, 'stop');
-    this.deps.store.assertWritable();
+    store.assertWritable();
     await this.removeContainer(name, record.containerId);
-    await this.close(name, actor.id, action, reason);
+    await store.update((doc) => {
+      closeRecord(doc, pool, name, { at: clock.now(), actor: actor.id, action, reason });
+    });
     return record;
   }
 
@@ -336,31 +349,9 @@ export class Instances {
     });
   }
 
-  /** Removes a record and frees its port (the container is already gone). */
-  async close(
-    name: string,
-    actor: string,
-    action: 'stop' | 'reclaim' | 'close',
-    reason: string,
-  ): Promise<void> {
-    const { store, pool, clock } = this.deps;
-    await store.update((doc) => {
-      const record = doc.instances[name];
-      if (!record) return;
-      pool.release(doc, record.port, name);
-      delete doc.instances[name];
-      audit(doc, { at: clock.now(), actor, action, instance: name, template: record.template, reason });
-    });
-  }
-
   /** The store's instances with Docker's view of each, from one engine call. */
   async observe(): Promise<ObservedInstance[]> {
-    const containers = await this.deps.engine.list(managedFilter(this.deps.config.scope));
-    const byName = new Map<string, ContainerSummary>();
-    for (const c of containers) {
-      const instance = c.labels[LABEL.instance];
-      if (instance) byName.set(instance, c);
-    }
+    const byName = byInstance(await this.deps.engine.list(managedFilter(this.deps.config.scope)));
     return Object.values(this.deps.store.read().instances).map((record) => {
       const container = byName.get(record.name);
       const state: ObservedState =

@@ -1,5 +1,5 @@
 // The Docker labels others can rely on (PRODUCT.md), in one place.
-import type { Labels } from '../engine/types.ts';
+import type { ContainerSummary, Labels } from '../engine/types.ts';
 
 export const LABEL = {
   managed: 'org.spreadserve.managed',
@@ -11,6 +11,11 @@ export const LABEL = {
   /** On one-off build containers, so reconcile never mistakes them for instances. */
   build: 'org.spreadserve.build',
 } as const;
+
+/** Instance names, and template names (a generated instance name is the template's plus a suffix). */
+export const NAME_RE = /^[a-z][a-z0-9-]{1,39}$/;
+export const NAME_HINT =
+  'names are 2-40 characters: lowercase letters, digits and dashes, starting with a letter';
 
 export const containerName = (instance: string): string => `spreadserve-${instance}`;
 
@@ -31,4 +36,14 @@ export function instanceLabels(args: {
     [LABEL.template]: args.template,
     [LABEL.port]: String(args.port),
   };
+}
+
+/** Containers by the instance name on their label (containers without one are left out). */
+export function byInstance(containers: readonly ContainerSummary[]): Map<string, ContainerSummary> {
+  const byName = new Map<string, ContainerSummary>();
+  for (const c of containers) {
+    const name = c.labels[LABEL.instance];
+    if (name) byName.set(name, c);
+  }
+  return byName;
 }

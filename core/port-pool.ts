@@ -122,15 +122,6 @@ export class PortPool {
     doc.ports[port] = Object.freeze({ state: 'set-aside', since: now, reason });
   }
 
-  /** Called after a store rollback or a reconcile that freed ports behind our back. */
-  resync(doc: Readonly<StoreDoc>): void {
-    for (const r of this.ranges) {
-      for (let port = r.from; port <= r.to; port++) {
-        if (!doc.ports[port]) this.offer(port);
-      }
-    }
-  }
-
   counts(doc: Readonly<StoreDoc>): PoolCounts {
     let reserved = 0;
     let inUse = 0;

@@ -47,14 +47,14 @@ export const DEFAULT_STATS_CONCURRENCY = 64;
 const ACTION_CONCURRENCY = 8;
 /** A stats call, a DM or a summary that takes longer is given up on (the Slack client retries for
  * up to 30 minutes by default; a pass must not hang on it, nor SIGTERM wait that long). */
-export const CALL_TIMEOUT_MS = 30_000;
+const CALL_TIMEOUT_MS = 30_000;
 /** doc.reclaim.failures keeps the newest this many. */
-export const FAILURES_LIMIT = 100;
+const FAILURES_LIMIT = 100;
 /** Names listed in a one-line summary before "+N more". */
 const SUMMARY_NAMES = 5;
 
 /** The schedule acts as an admin, and is audited as `schedule`. */
-export const SCHEDULE_ACTOR: Actor = { id: 'schedule', role: 'admin' };
+const SCHEDULE_ACTOR: Actor = { id: 'schedule', role: 'admin' };
 
 export interface ReclaimDeps {
   store: Store;
@@ -66,9 +66,6 @@ export interface ReclaimDeps {
   notifier: Notifier;
   /** The reconcile step (Services.reconcile with atStart false). */
   reconcile: () => Promise<ReconcileReport>;
-  statsConcurrency?: number;
-  /** Default CALL_TIMEOUT_MS. */
-  callTimeoutMs?: number;
 }
 
 export interface PassOptions {
@@ -99,12 +96,8 @@ export class Reclaimer {
     this.notifier = deps.notifier;
   }
 
-  private get timeoutMs(): number {
-    return this.deps.callTimeoutMs ?? CALL_TIMEOUT_MS;
-  }
-
   private noAnswer(who: string): string {
-    return `${who} did not answer within ${formatDuration(this.timeoutMs)}`;
+    return `${who} did not answer within ${formatDuration(CALL_TIMEOUT_MS)}`;
   }
 
   /** The front end connects its notifier once it has one (the Slack bot creates the core first). */
@@ -203,11 +196,10 @@ export class Reclaimer {
     const targets = Object.values(store.read().instances).filter(
       (r) => r.state === 'running' && !instances.launching.has(r.name),
     );
-    const limit = this.deps.statsConcurrency ?? DEFAULT_STATS_CONCURRENCY;
-    const results = await mapSettled(targets, limit, (r) =>
+    const results = await mapSettled(targets, DEFAULT_STATS_CONCURRENCY, (r) =>
       withTimeout(
         engine.stats(r.containerId ?? containerName(r.name)),
-        this.timeoutMs,
+        CALL_TIMEOUT_MS,
         this.noAnswer('Docker'),
       ),
     );
@@ -236,18 +228,8 @@ export class Reclaimer {
         }
         const sample = result.value;
         const prev = record.lastSample;
-        // Bytes since the previous sample; a counter that went back means the container restarted,
-        // and then everything it counts was sent since.
-        const dTx = prev
-          ? sample.txBytes >= prev.txBytes
-            ? sample.txBytes - prev.txBytes
-            : sample.txBytes
-          : 0;
-        const dRx = prev
-          ? sample.rxBytes >= prev.rxBytes
-            ? sample.rxBytes - prev.rxBytes
-            : sample.rxBytes
-          : 0;
+        const dTx = prev ? counterDelta(prev.txBytes, sample.txBytes) : 0;
+        const dRx = prev ? counterDelta(prev.rxBytes, sample.rxBytes) : 0;
         // Sums since the last activity restart when the activity (launch, extend) came after that sample.
         const carry = prev && prev.at >= record.lastActivityAt;
         let txSince = (carry ? (prev.txSinceActivity ?? 0) : 0) + dTx;
@@ -405,7 +387,7 @@ export class Reclaimer {
         try {
           action.notified = await withTimeout(
             this.notifier.warnOwner(warning),
-            this.timeoutMs,
+            CALL_TIMEOUT_MS,
             this.noAnswer('the chat'),
           );
         } catch (err) {
@@ -446,7 +428,7 @@ export class Reclaimer {
     const post = hasNews(report) && !(report.dryRun && report.trigger === 'command');
     if (post) {
       try {
-        await withTimeout(this.notifier.opsSummary(report), this.timeoutMs, this.noAnswer('the chat'));
+        await withTimeout(this.notifier.opsSummary(report), CALL_TIMEOUT_MS, this.noAnswer('the chat'));
       } catch (err) {
         report.failures.push({ error: `could not post the ops summary: ${describeError(err)}` });
         log.warn({ err: describeError(err) }, 'could not post the reclaim summary');
@@ -474,7 +456,7 @@ export class Reclaimer {
 // Text
 
 /** One line: what the pass did, as `status` and the ops summary show it. */
-export function summarise(r: ReclaimReport): string {
+function summarise(r: ReclaimReport): string {
   const took = `in ${formatDuration(r.durationMs)}`;
   const checked = `${r.checked} instance${r.checked === 1 ? '' : 's'}`;
   if (r.status === 'skipped') return r.summary;
@@ -514,6 +496,12 @@ function names(list: string[]): string {
   const shown = list.slice(0, SUMMARY_NAMES).join(', ');
   const more = list.length - SUMMARY_NAMES;
   return `${list.length} (${shown}${more > 0 ? ` +${more} more` : ''})`;
+}
+
+/** Bytes since the previous sample; a counter that went back means the container restarted,
+ * and then everything it counts was sent since. */
+function counterDelta(before: number, after: number): number {
+  return after >= before ? after - before : after;
 }
 
 function byWhom(report: ReclaimReport): string {

@@ -1,11 +1,12 @@
 // Docker is the truth about what runs; the store about who owns what and which ports are out.
 // Run at start and on every reclaim pass; launches in flight in this process are left alone.
-import type { ContainerEngine, ContainerSummary } from '../engine/types.ts';
+import type { ContainerEngine } from '../engine/types.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Clock } from './clock.ts';
 import { describeError } from './errors.ts';
-import { LABEL, managedFilter } from './labels.ts';
+import { closeRecord } from './instances.ts';
+import { byInstance, LABEL, managedFilter } from './labels.ts';
 import type { Logger } from './log.ts';
 import type { PortPool } from './port-pool.ts';
 
@@ -39,12 +40,8 @@ export async function reconcile(
 ): Promise<ReconcileReport> {
   const { store, engine, pool, clock, log, scope, launching } = deps;
   const report: ReconcileReport = { adopted: [], closed: [], exited: [], freedPorts: [], problems: [] };
-  const containers = await engine.list(managedFilter(scope));
-  const byName = new Map<string, ContainerSummary>();
-  for (const c of containers) {
-    const name = c.labels[LABEL.instance];
-    if (name && !launching.has(name)) byName.set(name, c);
-  }
+  const byName = byInstance(await engine.list(managedFilter(scope)));
+  for (const name of launching) byName.delete(name);
 
   // Exited containers are removed first; their entries then close like any missing one.
   for (const [name, c] of byName) {
@@ -65,16 +62,12 @@ export async function reconcile(
       if (launching.has(record.name)) continue;
       const c = byName.get(record.name);
       if (!c) {
-        pool.release(doc, record.port, record.name);
-        delete doc.instances[record.name];
         const exited = report.exited.some((e) => e.instance === record.name);
         if (!exited) report.closed.push(record.name);
-        audit(doc, {
+        closeRecord(doc, pool, record.name, {
           at: now,
           actor: 'schedule',
           action: 'close',
-          instance: record.name,
-          template: record.template,
           reason: exited ? 'its container had exited' : 'its container was gone',
         });
       } else if (record.state === 'starting') {

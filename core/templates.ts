@@ -5,8 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './config.ts';
 import { DURATION_HINT, parseDuration } from './duration.ts';
-
-const NAME_RE = /^[a-z][a-z0-9-]{1,39}$/;
+import { UserError } from './errors.ts';
+import { NAME_RE } from './labels.ts';
 
 const memoryRe = /^(\d+)([kmg])?$/i;
 const MEMORY_UNITS = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
@@ -89,6 +89,17 @@ export interface Template {
 }
 
 export type TemplateSet = ReadonlyMap<string, Template>;
+
+/** The named template (the first one when no name is given), or a UserError listing the known ones. */
+export function findTemplate(templates: TemplateSet, name: string | undefined): Template {
+  const chosen = name ?? templates.keys().next().value;
+  const template = chosen === undefined ? undefined : templates.get(chosen);
+  if (!template) {
+    const known = [...templates.keys()].join(', ') || 'none';
+    throw new UserError('not-found', `There is no template "${name}"; known templates: ${known}.`);
+  }
+  return template;
+}
 
 /** Parses the templates file's text; relative build contexts are resolved against baseDir. */
 export function parseTemplates(text: string, baseDir: string, source = 'templates file'): TemplateSet {

@@ -5,19 +5,20 @@ import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-fs';
 import { UserError } from '../core/errors.ts';
-import type {
-  BuildProgress,
-  BuildRequest,
-  CommitRequest,
-  ContainerDetails,
-  ContainerEngine,
-  ContainerSpec,
-  ContainerState,
-  ContainerSummary,
-  ImageInfo,
-  Labels,
-  NetworkSample,
-  RunToCompletionRequest,
+import {
+  type BuildProgress,
+  type BuildRequest,
+  type CommitRequest,
+  type ContainerDetails,
+  type ContainerEngine,
+  type ContainerSpec,
+  type ContainerState,
+  type ContainerSummary,
+  type ImageInfo,
+  type Labels,
+  type NetworkSample,
+  type RunToCompletionRequest,
+  splitImageTag,
 } from './types.ts';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -192,13 +193,6 @@ const splitLines = (text: string): string[] => {
   return lines;
 };
 
-/** "repo/name:tag" -> repo and tag; a registry port ("host:5000/x") is not a tag. */
-function splitTag(tag: string): { repo: string; tag: string } {
-  const colon = tag.lastIndexOf(':');
-  if (colon > tag.lastIndexOf('/')) return { repo: tag.slice(0, colon), tag: tag.slice(colon + 1) };
-  return { repo: tag, tag: 'latest' };
-}
-
 /** A Dockerfile double-quoted word: commit `changes` are parsed as Dockerfile lines, with $ expansion. */
 function dockerfileWord(value: string): string {
   if (/[\r\n]/.test(value))
@@ -207,6 +201,10 @@ function dockerfileWord(value: string): string {
 }
 
 const STEP_RE = /^Step (\d+)\/(\d+) : /;
+
+/** Every container this engine creates: no privilege gain, and an init as PID 1 that forwards
+ * SIGTERM, so a server that ignores it stops in ~0.2 s, not 10 s. */
+const HARDENING = { SecurityOpt: ['no-new-privileges'], Init: true };
 
 function createError(err: unknown, name: string, image: string): unknown {
   const status = statusOf(err);
@@ -281,33 +279,36 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
+  /** Creates a container; a missing image or a taken name becomes a UserError. */
+  private create(options: Docker.ContainerCreateOptions & { name: string; Image: string }) {
+    return this.call(async () => {
+      try {
+        return await this.docker.createContainer(options);
+      } catch (err) {
+        throw createError(err, options.name, options.Image);
+      }
+    });
+  }
+
   async ping(): Promise<void> {
     await this.call(() => this.docker.ping());
   }
 
   async createAndStart(spec: ContainerSpec): Promise<string> {
     const port = `${spec.containerPort}/tcp`;
-    const container = await this.call(async () => {
-      try {
-        return await this.docker.createContainer({
-          name: spec.name,
-          Image: spec.image,
-          Labels: spec.labels,
-          Env: toEnvList(spec.env),
-          ...(spec.command ? { Cmd: spec.command } : {}),
-          ExposedPorts: { [port]: {} },
-          HostConfig: {
-            PortBindings: { [port]: [{ HostIp: spec.bindIp, HostPort: String(spec.hostPort) }] },
-            ...(spec.memoryBytes !== undefined ? { Memory: spec.memoryBytes } : {}),
-            ...(spec.nanoCpus !== undefined ? { NanoCpus: spec.nanoCpus } : {}),
-            SecurityOpt: ['no-new-privileges'],
-            // An init as PID 1 forwards SIGTERM, so a server that ignores it stops in ~0.2 s, not 10 s.
-            Init: true,
-          },
-        });
-      } catch (err) {
-        throw createError(err, spec.name, spec.image);
-      }
+    const container = await this.create({
+      name: spec.name,
+      Image: spec.image,
+      Labels: spec.labels,
+      Env: toEnvList(spec.env),
+      ...(spec.command ? { Cmd: spec.command } : {}),
+      ExposedPorts: { [port]: {} },
+      HostConfig: {
+        PortBindings: { [port]: [{ HostIp: spec.bindIp, HostPort: String(spec.hostPort) }] },
+        ...(spec.memoryBytes !== undefined ? { Memory: spec.memoryBytes } : {}),
+        ...(spec.nanoCpus !== undefined ? { NanoCpus: spec.nanoCpus } : {}),
+        ...HARDENING,
+      },
     });
     try {
       await this.call(() => container.start());
@@ -490,19 +491,13 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async runToCompletion(request: RunToCompletionRequest): Promise<{ containerId: string; exitCode: number }> {
-    const container = await this.call(async () => {
-      try {
-        return await this.docker.createContainer({
-          name: request.name,
-          Image: request.image,
-          Cmd: request.command,
-          Labels: request.labels,
-          Env: toEnvList(request.env ?? {}),
-          HostConfig: { Init: true, SecurityOpt: ['no-new-privileges'] },
-        });
-      } catch (err) {
-        throw createError(err, request.name, request.image);
-      }
+    const container = await this.create({
+      name: request.name,
+      Image: request.image,
+      Cmd: request.command,
+      Labels: request.labels,
+      Env: toEnvList(request.env ?? {}),
+      HostConfig: { ...HARDENING },
     });
     try {
       const result = await abortable(request.signal, 'The install was stopped.', async () => {
@@ -519,7 +514,7 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async commit(request: CommitRequest): Promise<ImageInfo> {
-    const { repo, tag } = splitTag(request.tag);
+    const { repo, tag } = splitImageTag(request.tag);
     const container = this.docker.getContainer(request.containerId);
     // Docker copies the one-off container's labels into the image, and containers inherit image
     // labels: blank the ones the run added (keeping the base image's), so an instance never

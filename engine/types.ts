@@ -5,6 +5,13 @@
 
 export type Labels = Record<string, string>;
 
+/** "repo/name:tag" -> repo and tag; a registry port ("host:5000/x") is not a tag. */
+export function splitImageTag(image: string): { repo: string; tag: string } {
+  const colon = image.lastIndexOf(':');
+  if (colon > image.lastIndexOf('/')) return { repo: image.slice(0, colon), tag: image.slice(colon + 1) };
+  return { repo: image, tag: 'latest' };
+}
+
 export interface ContainerSpec {
   /** Docker container name, e.g. spreadserve-alice-demo. */
   name: string;

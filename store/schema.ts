@@ -6,7 +6,7 @@ export const STORE_VERSION = 1;
 
 const epochMs = z.number().int().nonnegative();
 
-export const instanceSchema = z.object({
+const instanceSchema = z.object({
   name: z.string(),
   owner: z.string(),
   template: z.string(),
@@ -36,7 +36,7 @@ export const instanceSchema = z.object({
 });
 export type InstanceRecord = z.infer<typeof instanceSchema>;
 
-export const portEntrySchema = z.object({
+const portEntrySchema = z.object({
   state: z.enum(['reserved', 'in-use', 'set-aside']),
   /** The instance holding it; absent for a set-aside port. */
   instance: z.string().optional(),
@@ -46,7 +46,7 @@ export const portEntrySchema = z.object({
 });
 export type PortEntry = z.infer<typeof portEntrySchema>;
 
-export const buildRecordSchema = z.object({
+const buildRecordSchema = z.object({
   template: z.string(),
   by: z.string(),
   startedAt: epochMs,
@@ -58,7 +58,7 @@ export const buildRecordSchema = z.object({
 });
 export type BuildRecord = z.infer<typeof buildRecordSchema>;
 
-export const auditEntrySchema = z.object({
+const auditEntrySchema = z.object({
   at: epochMs,
   /** A user id, `cli:<user>` or `schedule`. */
   actor: z.string(),

@@ -171,7 +171,11 @@ export class Store {
 
   /** Throws the read-only UserError when the store refuses writes. */
   assertWritable(): void {
-    if (this.readOnlyReason !== null) throw new UserError('read-only', this.readOnlyMessage!);
+    if (this.readOnlyReason !== null) throw this.readOnlyError();
+  }
+
+  private readOnlyError(cause?: unknown): UserError {
+    return new UserError('read-only', this.readOnlyMessage!, [], cause === undefined ? undefined : { cause });
   }
 
   /** The current document. Do not mutate it: use update(). */
@@ -202,7 +206,7 @@ export class Store {
     const queued = this.flushRunning.then(async () => {
       this.flushQueued = null;
       // An earlier write failed and rolled the document back, discarding these updates too.
-      if (this.readOnlyReason !== null) throw new UserError('read-only', this.readOnlyMessage!);
+      this.assertWritable();
       const text = `${JSON.stringify(this.doc, null, 2)}\n`;
       this.db.data = text;
       try {
@@ -213,7 +217,7 @@ export class Store {
         this.readOnlyReason = `writing it failed (${code})`;
         // Back to what the file holds; updates in this write are reported as failed.
         this.doc = this.committed ? storeDocSchema.parse(JSON.parse(this.committed)) : emptyDoc();
-        throw new UserError('read-only', this.readOnlyMessage!, [], { cause: err });
+        throw this.readOnlyError(err);
       }
     });
     this.flushQueued = queued;
