@@ -16,7 +16,7 @@ import type { ProgressStep } from '../commands/types.ts';
 import { formatDuration } from '../core/duration.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { escapeMrkdwn, type KnownBlock, LIMITS, renderReply } from './render.ts';
+import { escapeMrkdwn, type KnownBlock, LIMITS, mention, renderReply } from './render.ts';
 
 export interface ChatApi {
   chat: {
@@ -45,7 +45,7 @@ export interface ProgressTimers {
   clearTimeout(handle: unknown): void;
 }
 
-export const realTimers: ProgressTimers = {
+const realTimers: ProgressTimers = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
@@ -81,13 +81,12 @@ const BAR_CELLS = 10;
 const MAX_LINE = 500;
 
 /** `▓▓▓▓░░░░░░` for step 2 of 5. */
-export function stepBar(step: ProgressStep, cells = BAR_CELLS): string {
+function stepBar(step: ProgressStep, cells = BAR_CELLS): string {
   const done = step.total > 0 ? Math.round((Math.min(step.index, step.total) / step.total) * cells) : 0;
   return '▓'.repeat(done) + '░'.repeat(cells - done);
 }
 
 const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
-const mention = (user: string) => (/^[UW][A-Z0-9]+$/.test(user) ? `<@${user}>` : escapeMrkdwn(user));
 
 export class SlackProgress {
   private mode: Mode = 'idle';

@@ -4,14 +4,15 @@
 // an actions block, confirm dialog title 100 / text 300 / buttons 30. What does not fit is
 // left out with a note saying how much ("…and N more").
 import type { types } from '@slack/bolt';
-import type {
-  BuildView,
-  HelpEntry,
-  HistoryEntry,
-  InstanceView,
-  Reply,
-  StatusView,
-  TemplateView,
+import {
+  type BuildView,
+  failureShownWithAction,
+  type HelpEntry,
+  type HistoryEntry,
+  type InstanceView,
+  type Reply,
+  type StatusView,
+  type TemplateView,
 } from '../commands/reply.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { ReclaimAction, ReclaimEvidence, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
@@ -51,7 +52,6 @@ export const buttonIds = {
   keep_1h: 'keep_1h',
   keep_8h: 'keep_8h',
 } as const;
-export type ButtonId = (typeof buttonIds)[keyof typeof buttonIds];
 
 export interface RenderedMessage {
   /** Fallback text for notifications and clients without blocks: the summary. */
@@ -398,24 +398,28 @@ function actionsFor(i: InstanceView, ids: BlockIds): ActionsBlock {
 }
 
 function stopButton(i: InstanceView): Button {
-  const name = escapeMrkdwn(i.name);
   return {
     type: 'button',
     action_id: buttonIds.stop,
     text: plain('Stop', LIMITS.buttonText),
     value: clip(i.name, LIMITS.buttonValue),
     style: 'danger',
-    confirm: {
-      title: plain(`Stop ${i.name}?`, LIMITS.confirmTitle),
-      text: mrkdwn(
-        `This stops and removes *${name}* and frees port ${i.port}. ` +
-          'Anything not saved outside the container is lost.',
-        LIMITS.confirmText,
-      ),
-      confirm: plain('Stop it', LIMITS.confirmButton),
-      deny: plain('Keep it', LIMITS.confirmButton),
-      style: 'danger',
-    },
+    confirm: stopConfirm(i.name, i.port),
+  };
+}
+
+/** The dialog before a Stop button stops anything: the instance list's and the warning DM's. */
+function stopConfirm(instance: string, port: number): NonNullable<Button['confirm']> {
+  return {
+    title: plain(`Stop ${instance}?`, LIMITS.confirmTitle),
+    text: mrkdwn(
+      `This stops and removes *${escapeMrkdwn(instance)}* and frees port ${port}. ` +
+        'Anything not saved outside the container is lost.',
+      LIMITS.confirmText,
+    ),
+    confirm: plain('Stop it', LIMITS.confirmButton),
+    deny: plain('Keep it', LIMITS.confirmButton),
+    style: 'danger',
   };
 }
 
@@ -588,7 +592,8 @@ function safeCut(text: string, n: number): string {
   return cut;
 }
 
-function mention(userId: string): string {
+/** A Slack user id as a mention; anything else (`cli:bob`, `schedule`) as escaped text. */
+export function mention(userId: string): string {
   return /^[UW][A-Z0-9]+$/.test(userId) ? `<@${userId}>` : escapeMrkdwn(userId);
 }
 
@@ -599,8 +604,7 @@ function link(url: string): string {
 
 /** Slack shows the date in the reader's time zone; the fallback is UTC. */
 function slackDate(ms: number, format: string): string {
-  const fallback = `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-  return `<!date^${Math.floor(ms / 1000)}^${format}|${fallback}>`;
+  return `<!date^${Math.floor(ms / 1000)}^${format}|${utc(ms)}>`;
 }
 
 /** "in 5m" or "5m ago", relative to the reply's `now`. */
@@ -615,7 +619,7 @@ function span(ms: number): string {
 }
 
 /** Decimal units, as the Docker CLI shows image sizes. */
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${bytes} B`;
   if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
   if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -679,19 +683,12 @@ function reclaimReportBlocks(r: ReclaimReport, budget: number): KnownBlock[] {
     );
   }
   for (const f of r.failures) {
-    if (shownWithAction(r, f.instance)) continue;
+    if (failureShownWithAction(r, f.instance)) continue;
     const what = f.instance ? ` \`${escapeMrkdwn(f.instance)}\`` : '';
     lines.push(`• ❌${what} ${escapeMrkdwn(clip(oneLine(f.error), 400))}`);
   }
   if (lines.length === 0) return [];
   return packLines(lines, budget, (n) => andMore(n, 'lines'));
-}
-
-/** A failure already told on its instance's action line (a failed stop, an owner not told). */
-function shownWithAction(r: ReclaimReport, instance: string | undefined): boolean {
-  return r.actions.some(
-    (a) => a.instance === instance && (a.error !== undefined || a.notified?.delivered === false),
-  );
 }
 
 function actionLine(a: ReclaimAction, now: number): string {
@@ -763,17 +760,7 @@ function keepButtons(w: ReclaimWarning): ActionsBlock {
         text: plain('Stop now', LIMITS.buttonText),
         value,
         style: 'danger',
-        confirm: {
-          title: plain(`Stop ${w.instance}?`, LIMITS.confirmTitle),
-          text: mrkdwn(
-            `This stops and removes *${escapeMrkdwn(w.instance)}* and frees port ${w.port}. ` +
-              'Anything not saved outside the container is lost.',
-            LIMITS.confirmText,
-          ),
-          confirm: plain('Stop it', LIMITS.confirmButton),
-          deny: plain('Keep it', LIMITS.confirmButton),
-          style: 'danger',
-        },
+        confirm: stopConfirm(w.instance, w.port),
       },
     ],
   };

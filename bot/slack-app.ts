@@ -7,6 +7,7 @@ import type { Logger as SlackLogger } from '@slack/logger';
 import type { WebClient, WebClientOptions } from '@slack/web-api';
 import { errorReply, findCommand, type PreparedCommand, prepare, runPrepared } from '../commands/index.ts';
 import type { InstanceView, Reply } from '../commands/reply.ts';
+import { probe } from '../commands/status.ts';
 import type { CommandContext } from '../commands/types.ts';
 import type { Config } from '../core/config.ts';
 import { createServices, type Services } from '../core/context.ts';
@@ -24,8 +25,6 @@ import { buttonIds, escapeMrkdwn, renderHomeView, renderReply } from './render.t
 import { startReclaimSchedule } from './scheduler.ts';
 
 const SLASH = '/spreadserve';
-const ACK_VERBS: Record<string, string> = { build: 'Building', launch: 'Launching', stop: 'Stopping' };
-
 export interface SlackBot {
   app: App;
   services: Services;
@@ -200,14 +199,17 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
       log.info({ trigger: command.trigger_id }, 'duplicate slash command ignored');
       return;
     }
+    const [typedName = '', ...words] = command.text.trim().split(/\s+/);
     let prepared: PreparedCommand;
     try {
       prepared = prepare(command.text);
     } catch (err) {
       const reply = errorReply(err, log);
       // A known command with bad arguments counts under its name; anything else as unknown.
-      const typedName = command.text.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-      metrics.commands.inc({ command: findCommand(typedName)?.name ?? 'unknown', outcome: 'usage' });
+      metrics.commands.inc({
+        command: findCommand(typedName.toLowerCase())?.name ?? 'unknown',
+        outcome: 'usage',
+      });
       await ack(asMessage(reply));
       return;
     }
@@ -216,16 +218,14 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
       await ack(asMessage(await run(prepared, { id: command.user_id, role: 'user' })));
       return;
     }
-    const verb = ACK_VERBS[name];
+    const verb = prepared.command.working;
+    const args = words.join(' ');
     await ack(
       verb
         ? {
             response_type: 'ephemeral',
             // The user's own words echoed back: escaped, so `<!channel>` or `<url|text>` stay text.
-            text: `⏳ ${verb} ${escapeMrkdwn(command.text.trim().split(/\s+/).slice(1).join(' '))}…`.replace(
-              ' …',
-              '…',
-            ),
+            text: `⏳ ${verb}${args ? ` ${escapeMrkdwn(args)}` : ''}…`,
           }
         : undefined,
     );
@@ -237,7 +237,7 @@ export async function createSlackBot(options: SlackBotOptions): Promise<SlackBot
             respond,
             channel: command.channel_id,
             user: command.user_id,
-            title: `Building ${command.text.trim().split(/\s+/).slice(1).join(' ')}`.trim(),
+            title: `Building ${args}`.trim(),
             command: `${SLASH} ${command.text.trim()}`,
             log,
           })
@@ -336,17 +336,7 @@ function buttonCommand(actionId: string, instance: string): string[] {
 
 /** 200 when the store is writable and the engine answers, else 503; the body says which. */
 export async function health(services: Services): Promise<{ ok: boolean; body: Record<string, unknown> }> {
-  let engineError: string | undefined;
-  try {
-    await Promise.race([
-      services.engine.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2s')), 2_000).unref()),
-    ]);
-  } catch (err) {
-    engineError = describeError(err);
-  }
-  const store = { writable: services.store.writable, error: services.store.readOnlyMessage ?? undefined };
-  const engine = { reachable: engineError === undefined, error: engineError };
+  const { engine, store } = await probe(services, 2_000);
   const ok = store.writable && engine.reachable;
   return { ok, body: { status: ok ? 'ok' : 'degraded', store, engine } };
 }

@@ -23,7 +23,7 @@ export interface CliIo {
   columns?: number;
 }
 
-export const exitCodeOf = (reply: Reply): number => (reply.ok ? 0 : reply.errorKind === 'usage' ? 2 : 1);
+const exitCodeOf = (reply: Reply): number => (reply.ok ? 0 : reply.errorKind === 'usage' ? 2 : 1);
 
 export const cliActorId = (): string => `cli:${os.userInfo().username}`;
 
@@ -62,9 +62,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const args = wantsHelp ? ['help', ...rest.filter((a) => !a.startsWith('-')).slice(0, 1)] : rest;
   // Results on stdout; in text mode a refusal or error goes to stderr, so `spreadserve list > f`
   // never writes an error into f. With --json every reply is on stdout (`ok` says which).
-  const print = (reply: Reply) => {
+  const finish = (reply: Reply): number => {
     if (json) io.stdout(`${JSON.stringify(reply, null, 2)}\n`);
     else (reply.ok ? io.stdout : io.stderr)(`${replyToText(reply)}\n`);
+    return exitCodeOf(reply);
   };
 
   let prepared: PreparedCommand;
@@ -72,9 +73,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     prepared = prepare(args);
   } catch (err) {
     if (!isUserError(err)) throw err;
-    const reply = errorReply(err, createLogger('silent'));
-    print(reply);
-    return exitCodeOf(reply);
+    return finish(errorReply(err, createLogger('silent')));
   }
   const actor = { id: cliActorId(), role: 'admin' as const };
 
@@ -82,9 +81,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     // help reads only the command registry: it works anywhere, without a configuration, a
     // templates file, a store or Docker (and so it neither creates nor reconciles a store).
     const offline = { log: createLogger('silent') } as unknown as Services;
-    const reply = await runPrepared(prepared, { actor, services: offline, prefix: 'spreadserve' });
-    print(reply);
-    return exitCodeOf(reply);
+    return finish(await runPrepared(prepared, { actor, services: offline, prefix: 'spreadserve' }));
   }
 
   let services: Services;
@@ -95,11 +92,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stderr(`${err.message}\n`);
       return 1;
     }
-    if (isUserError(err)) {
-      const reply = errorReply(err, createLogger('silent'));
-      print(reply);
-      return exitCodeOf(reply);
-    }
+    if (isUserError(err)) return finish(errorReply(err, createLogger('silent')));
     throw err;
   }
   // Progress on stderr, a line per step (a redrawn line on a TTY); none with --json.
@@ -113,6 +106,5 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     progress: progress?.report,
   });
   progress?.done();
-  print(reply);
-  return exitCodeOf(reply);
+  return finish(reply);
 }

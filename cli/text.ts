@@ -1,5 +1,5 @@
 // Reply -> plain text for the terminal (CLI and local shell).
-import type { InstanceView, Reply } from '../commands/reply.ts';
+import { failureShownWithAction, type InstanceView, type Reply } from '../commands/reply.ts';
 import { formatDuration } from '../core/duration.ts';
 import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
 import { isoTime } from '../core/reclaim.ts';
@@ -136,10 +136,8 @@ export function reclaimReportLines(r: ReclaimReport): string[] {
   if (gone.length > 0) lines.push(`  closed (container gone or exited): ${gone.join(', ')}`);
   if (r.cleaned.adopted.length > 0) lines.push(`  adopted (found running): ${r.cleaned.adopted.join(', ')}`);
   for (const f of r.failures) {
-    const told = r.actions.some(
-      (a) => a.instance === f.instance && (a.error !== undefined || a.notified?.delivered === false),
-    );
-    if (!told) lines.push(`  failure: ${f.instance ? `${f.instance}: ` : ''}${f.error}`);
+    if (!failureShownWithAction(r, f.instance))
+      lines.push(`  failure: ${f.instance ? `${f.instance}: ` : ''}${f.error}`);
   }
   return lines;
 }

@@ -11,7 +11,7 @@ export const build = defineCommand({
   summary: 'Build a template’s image (admins).',
   who: 'admin',
   flags: { 'no-cache': 'switch' },
-  slow: true,
+  working: 'Building',
   schema: z
     .object({
       positional: z.tuple([templateName], { error: `build takes one template name; usage: ${usage}` }),

@@ -11,7 +11,7 @@ export function defineCommand<A>(def: CommandDef<A>): Command {
     summary: def.summary,
     who: def.who,
     flags: def.flags,
-    slow: def.slow,
+    working: def.working,
     bind(raw: RawArgs) {
       const parsed = def.schema.safeParse(raw);
       if (!parsed.success) {

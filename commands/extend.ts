@@ -12,12 +12,11 @@ export const extend = defineCommand({
   summary: 'Mark an instance active now and postpone its reclaim (default 2h).',
   who: 'owner or admin',
   flags: {},
-  slow: false,
   schema: z
     .object({
       positional: z
         .tuple([instanceName], { error: `extend takes a name and an optional duration; usage: ${usage}` })
-        .or(z.tuple([instanceName, duration('duration')])),
+        .or(z.tuple([instanceName, duration()])),
       flags: z.object({}),
     })
     .transform((a) => ({ name: a.positional[0], ms: a.positional[1] ?? DEFAULT_MS })),

@@ -13,7 +13,6 @@ export function helpCommand(registry: () => readonly Command[]): Command {
     summary: 'Show how to use the commands, or one command.',
     who: 'anyone',
     flags: {},
-    slow: false,
     schema: z
       .object({ positional: positional(1, usage), flags: z.object({}) })
       .transform((a) => a.positional[0]),

@@ -13,7 +13,6 @@ export const history = defineCommand({
   summary: `Show the audit trail, newest first (the last ${HISTORY_SHOWN}): everyone's, or one instance's.`,
   who: 'anyone',
   flags: {},
-  slow: false,
   schema: z
     .object({
       positional: positional(1, usage).pipe(z.array(instanceName)),

@@ -8,7 +8,7 @@ import { history } from './history.ts';
 import { launch } from './launch.ts';
 import { list } from './list.ts';
 import { logs } from './logs.ts';
-import { parseFlags, tokenize } from './parse.ts';
+import { parseFlags, shown, tokenize } from './parse.ts';
 import { reclaim } from './reclaim.ts';
 import type { Reply } from './reply.ts';
 import { status } from './status.ts';
@@ -55,8 +55,9 @@ export function prepare(input: string | readonly string[]): PreparedCommand {
   const [name = 'help', ...rest] = tokens;
   const command = byName.get(name.toLowerCase());
   if (!command) {
-    const shown = name.length > 40 ? `${name.slice(0, 40)}…` : name;
-    throw usageError(`There is no command "${shown}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}.`);
+    throw usageError(
+      `There is no command "${shown(name)}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}.`,
+    );
   }
   return { command, run: command.bind(parseFlags(command.name, rest, command.flags)) };
 }

@@ -11,7 +11,7 @@ export const launch = defineCommand({
   summary: 'Start a server from a template (default: the first one) and get its URL.',
   who: 'user',
   flags: { name: 'value', ttl: 'value' },
-  slow: true,
+  working: 'Launching',
   schema: z
     .object({
       positional: positional(1, usage).pipe(z.tuple([templateName]).or(z.tuple([]))),

@@ -11,7 +11,6 @@ export const list = defineCommand({
   summary: 'Show instances: yours (default) or everyone’s.',
   who: 'anyone',
   flags: {},
-  slow: false,
   schema: z
     .object({
       positional: positional(1, usage).pipe(

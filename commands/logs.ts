@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { containerName } from '../core/labels.ts';
 import { requireOwnerOrAdmin } from '../core/policy.ts';
 import { defineCommand } from './define.ts';
-import { instanceName } from './parse.ts';
+import { instanceName, shown } from './parse.ts';
 
 const usage = 'logs <name> [--lines N]';
 export const DEFAULT_LOG_LINES = 50;
@@ -15,10 +15,9 @@ const lineCount = z
     if (text === undefined) return DEFAULT_LOG_LINES;
     const n = /^\d{1,6}$/.test(text) ? Number(text) : Number.NaN;
     if (!(n >= 1 && n <= MAX_LOG_LINES)) {
-      const shown = text.length > 20 ? `${text.slice(0, 20)}…` : text;
       ctx.addIssue({
         code: 'custom',
-        message: `--lines takes a whole number from 1 to ${MAX_LOG_LINES}, got "${shown}"`,
+        message: `--lines takes a whole number from 1 to ${MAX_LOG_LINES}, got "${shown(text, 20)}"`,
       });
       return z.NEVER;
     }
@@ -31,7 +30,6 @@ export const logs = defineCommand({
   summary: `Show the last log lines of an instance (default ${DEFAULT_LOG_LINES}, at most ${MAX_LOG_LINES}).`,
   who: 'owner or admin',
   flags: { lines: 'value' },
-  slow: false,
   schema: z
     .object({
       positional: z.tuple([instanceName], { error: `logs takes one instance name; usage: ${usage}` }),

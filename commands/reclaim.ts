@@ -12,7 +12,6 @@ export const reclaim = defineCommand({
     'Run the reclaim pass now: warn idle instances, stop those warned and still idle (or say what it would).',
   who: 'admin',
   flags: { 'dry-run': 'switch' },
-  slow: true,
   schema: z
     .object({ positional: positional(0, usage), flags: z.object({ 'dry-run': z.literal(true).optional() }) })
     .transform((a) => ({ dryRun: a.flags['dry-run'] === true })),

@@ -93,10 +93,12 @@ export type Reply = ReplyBase &
     | { kind: 'history'; entries: HistoryEntry[]; total: number; instance?: string; now: number }
   );
 
-export const message = (summary: string, extra: Partial<ReplyBase> = {}): Reply => ({
-  kind: 'message',
-  ok: true,
-  visibility: 'ephemeral',
-  summary,
-  ...extra,
-});
+/**
+ * A reclaim pass's failure already told on its instance's action line (a failed stop, an owner
+ * not told): both renderers list the other failures on their own.
+ */
+export function failureShownWithAction(r: ReclaimReport, instance: string | undefined): boolean {
+  return r.actions.some(
+    (a) => a.instance === instance && (a.error !== undefined || a.notified?.delivered === false),
+  );
+}

@@ -10,7 +10,7 @@ export const stop = defineCommand({
   summary: 'Stop and remove an instance and free its port (its owner or an admin).',
   who: 'owner or admin',
   flags: {},
-  slow: true,
+  working: 'Stopping',
   schema: z
     .object({
       positional: z.tuple([instanceName], { error: `stop takes one instance name; usage: ${usage}` }),

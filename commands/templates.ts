@@ -9,7 +9,6 @@ export const templates = defineCommand({
   summary: 'Show the templates, whether each image is built, and its last build.',
   who: 'anyone',
   flags: {},
-  slow: false,
   schema: z.object({ positional: positional(0, 'templates'), flags: z.object({}) }),
   async run(_args, ctx) {
     const { templates, engine, store } = ctx.services;

@@ -26,8 +26,11 @@ export interface CommandDef<A> {
   summary: string;
   who: 'anyone' | 'user' | 'owner or admin' | 'admin';
   flags: FlagSpec;
-  /** Long work: Slack acknowledges first and reports through response_url. */
-  slow: boolean;
+  /**
+   * Set on long work (build, launch, stop): Slack's ack says "⏳ <working> <args>…" at once, and
+   * the result follows through response_url.
+   */
+  working?: string;
   schema: z.ZodType<A, RawArgs>;
   run(args: A, ctx: CommandContext): Promise<Reply>;
 }
@@ -39,7 +42,7 @@ export interface Command {
   summary: string;
   who: CommandDef<unknown>['who'];
   flags: FlagSpec;
-  slow: boolean;
+  working?: string;
   /** Validates raw args; returns the run, or throws a usage UserError. */
   bind(raw: RawArgs): (ctx: CommandContext) => Promise<Reply>;
 }
