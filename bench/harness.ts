@@ -12,11 +12,11 @@ import Docker from 'dockerode';
 import { type Config, loadConfig } from '../core/config.ts';
 import { createServices, type Services } from '../core/context.ts';
 import { LABEL } from '../core/labels.ts';
-import { silentLogger } from '../core/log.ts';
-import { tryLock, waitForLock } from '../core/pid-lock.ts';
 import type { Actor } from '../core/policy.ts';
 import { parseTemplates, type Template, type TemplateSet } from '../core/templates.ts';
 import { DockerEngine, parseDockerHost } from '../engine/docker.ts';
+import { tryLock, waitForLock } from '../lib/lock.ts';
+import { silentLogger } from '../lib/log.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 

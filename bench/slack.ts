@@ -18,8 +18,8 @@ import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { createSlackBot, type SlackBot } from '../bot/slack-app.ts';
 import { createServices } from '../core/context.ts';
-import { createLogger } from '../core/log.ts';
 import { DockerEngine } from '../engine/docker.ts';
+import { createLogger } from '../lib/log.ts';
 import { TEST_SIGNING_SECRET } from '../test/support/slack-requests.ts';
 import {
   type Bench,

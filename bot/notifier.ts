@@ -3,8 +3,8 @@
 // OPS_CHANNEL. The buttons' action ids are render.ts's buttonIds, so slack-app.ts's listener
 // runs them as `extend <name> 1h|8h` and `stop <name>`, with the same checks as typed commands.
 import type { WebClient } from '@slack/web-api';
-import type { Logger } from '../core/log.ts';
 import type { Notifier, NotifyResult, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
+import type { Logger } from '../lib/log.ts';
 import { renderOpsSummary, renderWarningDM } from './render.ts';
 
 export interface SlackNotifierOptions {

@@ -13,9 +13,9 @@
 // response_url any function, and time comes from injectable timers.
 import type { Reply } from '../commands/reply.ts';
 import type { ProgressStep } from '../commands/types.ts';
-import { formatDuration } from '../core/duration.ts';
-import { describeError } from '../core/errors.ts';
-import type { Logger } from '../core/log.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { describeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
 import { escapeMrkdwn, type KnownBlock, LIMITS, mention, renderReply } from './render.ts';
 
 export interface ChatApi {

@@ -14,9 +14,9 @@ import {
   type StatusView,
   type TemplateView,
 } from '../commands/reply.ts';
-import { formatDuration } from '../core/duration.ts';
 import type { ReclaimAction, ReclaimEvidence, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
 import { formatBytes as formatBinaryBytes } from '../core/reclaim.ts';
+import { formatDuration } from '../lib/duration.ts';
 
 export type KnownBlock = types.KnownBlock;
 type SectionBlock = types.SectionBlock;

@@ -5,10 +5,10 @@
 // never cuts a pass between stopping a container and freeing its port.
 import cron, { type Logger as CronLogger } from 'node-cron';
 import { ConfigError } from '../core/config.ts';
-import { describeError } from '../core/errors.ts';
-import type { Logger } from '../core/log.ts';
 import type { ReclaimReport } from '../core/notifier.ts';
 import type { Reclaimer } from '../core/reclaim.ts';
+import { describeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
 
 export interface ReclaimSchedule {
   readonly cron: string;

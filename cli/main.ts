@@ -6,9 +6,9 @@ import { errorReply, type PreparedCommand, prepare, runPrepared } from '../comma
 import type { Reply } from '../commands/reply.ts';
 import { ConfigError, loadConfig } from '../core/config.ts';
 import { createServices, type Services } from '../core/context.ts';
-import { describeError, isUserError } from '../core/errors.ts';
-import { createLogger } from '../core/log.ts';
 import { DockerEngine } from '../engine/docker.ts';
+import { describeError, isUserError } from '../lib/errors.ts';
+import { createLogger } from '../lib/log.ts';
 import { ConsoleNotifier } from './notifier.ts';
 import { TerminalProgress } from './progress.ts';
 import { replyToText } from './text.ts';

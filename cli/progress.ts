@@ -2,7 +2,7 @@
 // Not a TTY (a pipe, a CI log): one line per step, "… [3/5] Running the installer ...".
 // A TTY: one line redrawn in place, a spinner, a bar and the step counter, cleared at the end.
 import type { ProgressStep } from '../commands/types.ts';
-import { formatDuration } from '../core/duration.ts';
+import { formatDuration } from '../lib/duration.ts';
 
 export interface TerminalProgressOptions {
   write: (text: string) => void;

@@ -1,8 +1,8 @@
 // Reply -> plain text for the terminal (CLI and local shell).
 import { failureShownWithAction, type InstanceView, type Reply } from '../commands/reply.ts';
-import { formatDuration } from '../core/duration.ts';
 import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
 import { isoTime } from '../core/reclaim.ts';
+import { formatDuration } from '../lib/duration.ts';
 
 const since = (now: number, at: number) => formatDuration(Math.max(0, now - at));
 

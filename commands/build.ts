@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatDuration } from '../core/duration.ts';
+import { formatDuration } from '../lib/duration.ts';
 import { defineCommand } from './define.ts';
 import { templateName } from './parse.ts';
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { usageError } from '../core/errors.ts';
+import { usageError } from '../lib/errors.ts';
 import type { RawArgs } from './parse.ts';
 import type { Command, CommandDef } from './types.ts';
 

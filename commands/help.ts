@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { usageError } from '../core/errors.ts';
+import { usageError } from '../lib/errors.ts';
 import { defineCommand, typed } from './define.ts';
 import { positional } from './parse.ts';
 import type { Command } from './types.ts';

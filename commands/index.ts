@@ -1,6 +1,6 @@
 // The registry and the one dispatch every front end (Slack, CLI, local shell) goes through.
-import { describeError, isUserError, newRef, usageError } from '../core/errors.ts';
-import type { Logger } from '../core/log.ts';
+import { describeError, isUserError, newRef, usageError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
 import { build } from './build.ts';
 import { extend } from './extend.ts';
 import { helpCommand } from './help.ts';

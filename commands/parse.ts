@@ -1,8 +1,8 @@
 // Command text -> tokens -> { positional, flags }, before each command's zod schema.
 import { z } from 'zod';
-import { DURATION_HINT, parseDuration } from '../core/duration.ts';
-import { usageError } from '../core/errors.ts';
 import { NAME_HINT, NAME_RE } from '../core/labels.ts';
+import { DURATION_HINT, parseDuration } from '../lib/duration.ts';
+import { usageError } from '../lib/errors.ts';
 
 export interface RawArgs {
   positional: string[];

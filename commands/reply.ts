@@ -1,7 +1,8 @@
 // What every command returns: platform-neutral data. bot/render.ts turns it into Block Kit,
 // cli/ into text or JSON. The first line a user sees is always `summary`.
-import type { UserErrorKind } from '../core/errors.ts';
+
 import type { ReclaimReport } from '../core/notifier.ts';
+import type { UserErrorKind } from '../lib/errors.ts';
 
 export interface InstanceView {
   name: string;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Services } from '../core/context.ts';
-import { describeError } from '../core/errors.ts';
+import { describeError } from '../lib/errors.ts';
 import { defineCommand } from './define.ts';
 import { positional } from './parse.ts';
 import type { StatusView } from './reply.ts';

@@ -7,13 +7,13 @@
 // the builder's other output ("---> Using cache", ids) is not progress and is not reported.
 import { randomBytes } from 'node:crypto';
 import { type BuildProgress, type ContainerEngine, type ImageInfo, splitImageTag } from '../engine/types.ts';
+import type { Clock } from '../lib/clock.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { describeError, UserError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
-import type { Clock } from './clock.ts';
-import { formatDuration } from './duration.ts';
-import { describeError, UserError } from './errors.ts';
 import { LABEL } from './labels.ts';
-import type { Logger } from './log.ts';
 import { type Actor, requireAdmin } from './policy.ts';
 import { findTemplate, type Template, type TemplateSet } from './templates.ts';
 

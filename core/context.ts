@@ -1,12 +1,12 @@
 // The composition of the core: one place that wires store, engine, pool, instances and builds.
 // The roots (bot/main.ts, cli/main.ts) create the engine and call this.
 import type { ContainerEngine } from '../engine/types.ts';
+import { type Clock, systemClock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
 import { Store } from '../store/store.ts';
 import { Builds } from './builds.ts';
-import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { Instances } from './instances.ts';
-import type { Logger } from './log.ts';
 import { logNotifier, type Notifier } from './notifier.ts';
 import { type GroupDirectory, Policy } from './policy.ts';
 import { PortPool } from './port-pool.ts';

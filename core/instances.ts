@@ -2,13 +2,14 @@
 // handed out; Docker says what runs. Every store change goes through store.update.
 import { randomBytes } from 'node:crypto';
 import type { ContainerEngine } from '../engine/types.ts';
+import type { Clock } from '../lib/clock.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { describeError, UserError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
 import type { AuditEntry, InstanceRecord, StoreDoc } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
-import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { formatDuration } from './duration.ts';
-import { describeError, UserError } from './errors.ts';
 import { waitForHttp } from './http-probe.ts';
 import {
   byInstance,
@@ -19,7 +20,6 @@ import {
   NAME_HINT,
   NAME_RE,
 } from './labels.ts';
-import type { Logger } from './log.ts';
 import { type Actor, requireOwnerOrAdmin, requireUser } from './policy.ts';
 import type { PortPool } from './port-pool.ts';
 import { findTemplate, type Template, type TemplateSet } from './templates.ts';

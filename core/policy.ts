@@ -1,6 +1,6 @@
 // Who may do what. Roles come from Slack user ids and user-group ids in the configuration;
 // group members are looked up through a directory the bot provides (cached there).
-import { UserError } from './errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export type Role = 'admin' | 'user' | 'none';
 

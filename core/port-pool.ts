@@ -2,9 +2,10 @@
 // restarts and is changed only inside store.update); which are free is kept here as a min-heap,
 // so taking the lowest free port costs O(log n) whatever the number of ports in use.
 // The heap is a cache checked against the store: an entry found taken is dropped lazily.
+
+import { UserError } from '../lib/errors.ts';
 import type { PortEntry, StoreDoc } from '../store/schema.ts';
 import type { PortRange } from './config.ts';
-import { UserError } from './errors.ts';
 
 class MinHeap {
   private readonly items: number[] = [];

@@ -17,17 +17,17 @@
 // Two passes never run at once: a pass asked for while one runs is skipped, and says so.
 import { performance } from 'node:perf_hooks';
 import type { ContainerEngine, NetworkSample } from '../engine/types.ts';
+import type { Clock } from '../lib/clock.ts';
+import { mapSettled, withTimeout } from '../lib/concurrency.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { describeError, UserError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
 import type { InstanceRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
-import type { Clock } from './clock.ts';
-import { mapSettled, withTimeout } from './concurrency.ts';
 import type { Config } from './config.ts';
-import { formatDuration } from './duration.ts';
-import { describeError, UserError } from './errors.ts';
 import type { Instances } from './instances.ts';
 import { containerName } from './labels.ts';
-import type { Logger } from './log.ts';
 import {
   hasNews,
   type Notifier,

@@ -1,13 +1,13 @@
 // Docker is the truth about what runs; the store about who owns what and which ports are out.
 // Run at start and on every reclaim pass; launches in flight in this process are left alone.
 import type { ContainerEngine } from '../engine/types.ts';
+import type { Clock } from '../lib/clock.ts';
+import { describeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
-import type { Clock } from './clock.ts';
-import { describeError } from './errors.ts';
 import { closeRecord } from './instances.ts';
 import { byInstance, LABEL, managedFilter } from './labels.ts';
-import type { Logger } from './log.ts';
 import type { PortPool } from './port-pool.ts';
 
 export interface ReconcileReport {

@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DURATION_HINT, parseDuration } from '../lib/duration.ts';
+import { UserError } from '../lib/errors.ts';
 import { ConfigError } from './config.ts';
-import { DURATION_HINT, parseDuration } from './duration.ts';
-import { UserError } from './errors.ts';
 import { NAME_RE } from './labels.ts';
 
 const memoryRe = /^(\d+)([kmg])?$/i;

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-fs';
-import { UserError } from '../core/errors.ts';
+import { UserError } from '../lib/errors.ts';
 import {
   type BuildProgress,
   type BuildRequest,

@@ -1,7 +1,7 @@
 // The narrow container engine the core needs. engine/docker.ts implements it with dockerode
 // (the only dockerode import); a Swarm engine can implement it later with services.
 // Failures are thrown as UserError with kind 'not-found', 'conflict', 'port-taken' or
-// 'engine-unreachable' (see core/errors.ts); anything else as a plain Error.
+// 'engine-unreachable' (see lib/errors.ts); anything else as a plain Error.
 
 export type Labels = Record<string, string>;
 

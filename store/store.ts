@@ -7,8 +7,8 @@ import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { TextFile } from 'lowdb/node';
-import { UserError } from '../core/errors.ts';
-import { tryLock, unlock } from '../core/pid-lock.ts';
+import { UserError } from '../lib/errors.ts';
+import { tryLock, unlock } from '../lib/lock.ts';
 import { emptyDoc, type StoreDoc, storeDocSchema } from './schema.ts';
 
 export type ReadonlyDoc = Readonly<StoreDoc>;

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../core/context.ts';
-import { UserError } from '../core/errors.ts';
 import { LABEL } from '../core/labels.ts';
-import { silentLogger } from '../core/log.ts';
 import { DockerEngine } from '../engine/docker.ts';
+import { UserError } from '../lib/errors.ts';
+import { silentLogger } from '../lib/log.ts';
 import { dockerSync, httpGet, scopeContainers, waitForHttp200 } from './support/docker.ts';
 import {
   admin,

@@ -2,8 +2,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parsePortRanges } from '../core/config.ts';
-import { UserError } from '../core/errors.ts';
 import { PortPool } from '../core/port-pool.ts';
+import { UserError } from '../lib/errors.ts';
 import { Store } from '../store/store.ts';
 import { tempDir } from './support/services.ts';
 

@@ -4,14 +4,14 @@ import { SlackNotifier } from '../bot/notifier.ts';
 import { replyToText } from '../cli/text.ts';
 import { HISTORY_SHOWN } from '../commands/history.ts';
 import { dispatch } from '../commands/index.ts';
-import { ManualClock } from '../core/clock.ts';
-import { mapSettled } from '../core/concurrency.ts';
 import { createServices, type Services } from '../core/context.ts';
 import { LABEL } from '../core/labels.ts';
-import { silentLogger } from '../core/log.ts';
 import type { Notifier, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
 import type { Actor } from '../core/policy.ts';
 import { DockerEngine } from '../engine/docker.ts';
+import { ManualClock } from '../lib/clock.ts';
+import { mapSettled } from '../lib/concurrency.ts';
+import { silentLogger } from '../lib/log.ts';
 import { type BotBed, startBotBed, textOf } from './support/bot.ts';
 import { dockerSync, httpGet, scopeContainers } from './support/docker.ts';
 import {

@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReclaimSchedule } from '../bot/scheduler.ts';
 import { ConfigError } from '../core/config.ts';
-import { silentLogger } from '../core/log.ts';
 import type { ReclaimReport } from '../core/notifier.ts';
 import { DockerEngine } from '../engine/docker.ts';
 import type { ContainerEngine } from '../engine/types.ts';
+import { silentLogger } from '../lib/log.ts';
 import { type TestBed, testBed } from './support/services.ts';
 
 const SCOPE = 'test-reclaim-schedule';

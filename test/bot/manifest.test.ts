@@ -1,5 +1,5 @@
-// manifest.yml: valid under Slack's published v1 app-manifest schema (kept outside the project,
-// in ../shared/slack/), its usage hint generated from the command registry, and its bot scopes
+// manifest.yml: valid under Slack's published v1 app-manifest schema (a copy kept in
+// test/support/slack/ with its source and licence), its usage hint generated from the command registry, and its bot scopes
 // exactly what the code in bot/ needs for the Web API methods it calls.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { COMMANDS } from '../../commands/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SCHEMA = path.resolve(ROOT, '../shared/slack/manifest.schema.v1.json');
+const SCHEMA = path.join(ROOT, 'test/support/slack/manifest.schema.v1.json');
 
 interface Manifest {
   features: {

@@ -5,9 +5,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../../core/errors.ts';
 import { DockerEngine, demuxLogLines, parseDockerHost } from '../../engine/docker.ts';
 import type { BuildProgress, ContainerSpec } from '../../engine/types.ts';
+import { UserError } from '../../lib/errors.ts';
 import {
   BASE_IMAGE,
   freshTag,

@@ -6,10 +6,10 @@ import { appendFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createSlackBot, type SlackBot } from '../../bot/slack-app.ts';
-import { createLogger } from '../../core/log.ts';
-import { unlock, waitForLock } from '../../core/pid-lock.ts';
 import type { TemplateSet } from '../../core/templates.ts';
 import { DockerEngine } from '../../engine/docker.ts';
+import { unlock, waitForLock } from '../../lib/lock.ts';
+import { createLogger } from '../../lib/log.ts';
 import { type TestBed, tempDir, testBed, testConfig } from './services.ts';
 import {
   type BlockActionArgs,

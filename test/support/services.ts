@@ -3,16 +3,16 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Clock } from '../../core/clock.ts';
 import { type Config, loadConfig } from '../../core/config.ts';
 import { createServices, type Services } from '../../core/context.ts';
 import { LABEL } from '../../core/labels.ts';
-import { type Logger, silentLogger } from '../../core/log.ts';
 import type { Notifier } from '../../core/notifier.ts';
 import type { GroupDirectory } from '../../core/policy.ts';
 import { parseTemplates, type Template, type TemplateSet } from '../../core/templates.ts';
 import { DockerEngine } from '../../engine/docker.ts';
 import type { ContainerEngine } from '../../engine/types.ts';
+import type { Clock } from '../../lib/clock.ts';
+import { type Logger, silentLogger } from '../../lib/log.ts';
 import { removeByLabel, removeImages, requireDocker, scopeContainers } from './docker.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

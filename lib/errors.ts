@@ -1,5 +1,5 @@
-// Error types shared by every layer. This module imports nothing, so engine/ and store/
-// may use it without depending on anything above them.
+// Error types shared by every layer. lib/ is the bottom: it imports nothing of the project, so
+// engine/ and store/ may use it without depending on anything above them.
 import { randomBytes } from 'node:crypto';
 
 /** What kind of problem a user caused or can fix; maps to CLI exit codes and metrics. */
