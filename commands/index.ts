@@ -1,5 +1,5 @@
 // The registry and the one dispatch every front end (Slack, CLI, local shell) goes through.
-import { describeError, isUserError, newRef, usageError } from '../lib/errors.ts';
+import { isUserError, logInternal, usageError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { build } from './build.ts';
 import { extend } from './extend.ts';
@@ -74,8 +74,7 @@ export function errorReply(err: unknown, log: Logger, context: Record<string, un
       errorKind: err.kind,
     };
   }
-  const ref = newRef();
-  log.error({ ...context, ref, err: err instanceof Error ? err : describeError(err) }, 'command failed');
+  const ref = logInternal(err, log, context, 'command failed');
   return {
     kind: 'message',
     ok: false,

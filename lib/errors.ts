@@ -47,3 +47,30 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** Anything that can log an error object with a message (pino's Logger fits). */
+export interface ErrorLog {
+  error(context: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * What a person may read about a failure: a UserError's own sentence, or "internal error (ref …)"
+ * with the detail logged under that ref. For text that reaches Slack, the CLI, `status`, reclaim
+ * summaries or /healthz: only UserError text ever does.
+ */
+export function publicReason(err: unknown, log: ErrorLog, context: Record<string, unknown> = {}): string {
+  if (isUserError(err)) return err.message;
+  return `internal error (ref ${logInternal(err, log, context)})`;
+}
+
+/** Logs an error nobody outside may read, under a new ref; returns the ref. */
+export function logInternal(
+  err: unknown,
+  log: ErrorLog,
+  context: Record<string, unknown> = {},
+  message = 'internal error',
+): string {
+  const ref = newRef();
+  log.error({ ...context, ref, err: err instanceof Error ? err : describeError(err) }, message);
+  return ref;
+}

@@ -1,0 +1,8 @@
+// Slack's ids: one pattern per kind, used by configuration checks, mentions and DMs. A user id
+// is U or W (enterprise grid) and at least two more characters; `cli:bob` and `schedule` are
+// actors without one.
+export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+export const SLACK_USER_GROUP_ID = /^S[A-Z0-9]{2,}$/;
+export const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+
+export const isSlackUserId = (id: string): boolean => SLACK_USER_ID.test(id);
