@@ -1,6 +1,6 @@
-// The benchmark harness behind `npm run bench`: the row type every suite returns, the suite
-// registry's types, statistics, and the shared set-up (own scope, own port range, temp store,
-// the demo image built through the core, cleanup before and after).
+// The benchmark harness behind `npm run bench`: the suite registry's types and the shared set-up
+// (own scope, own port range, temp store, the demo image built through the core, cleanup before
+// and after). The rows suites return, and their statistics, are in bench/rows.ts.
 //
 // bench/ is not production code: it is the one place besides engine/docker.ts allowed to import
 // dockerode, because the baselines it measures against ARE raw dockerode calls.
@@ -14,101 +14,14 @@ import { createServices, type Services } from '../core/context.ts';
 import { LABEL } from '../core/labels.ts';
 import type { Actor } from '../core/policy.ts';
 import { parseTemplates, type Template, type TemplateSet } from '../core/templates.ts';
-import { DockerEngine, parseDockerHost } from '../engine/docker.ts';
+import { DockerEngine } from '../engine/docker.ts';
+import { modemOptions, parseDockerHost } from '../engine/docker-host.ts';
+import { mapLimit } from '../lib/concurrency.ts';
 import { tryLock, waitForLock } from '../lib/lock.ts';
 import { silentLogger } from '../lib/log.ts';
+import type { Bench } from './rows.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
-
-// ---------------------------------------------------------------------------------------------
-// Rows: what a suite returns. EXTENSION POINT for new suites (bench/slack.ts, bench/reclaim.ts):
-// return Bench rows built with `benchRow()`; main.ts prints and stores them.
-// ---------------------------------------------------------------------------------------------
-
-export type Unit = 'ms' | 'x' | 'ops/s' | 'count';
-
-/** Summary of timing samples, all in milliseconds. */
-export interface Stats {
-  n: number;
-  median: number;
-  p50: number;
-  p99: number;
-  min: number;
-  max: number;
-  mean: number;
-  /** Sum of the samples. */
-  total: number;
-}
-
-/** One side of a measurement: the bot's way, or the baseline it is compared with. */
-export interface Side {
-  /** What was timed, e.g. "Instances.launch" or "raw create + start + waitForHttp". */
-  label: string;
-  stats: Stats;
-  /** Wall time (ms) of the whole batch, when the samples ran as one batch (e.g. all in flight). */
-  wallMs?: number;
-  /** The raw samples (ms), in the order taken; omitted when there are very many. */
-  samples?: number[];
-}
-
-export interface Target {
-  op: '<=' | '>=';
-  value: number;
-  unit: Unit;
-  /** Where the target comes from, e.g. "issue 2". */
-  source: string;
-}
-
-/** One row of the benchmark table and of bench/results.json. */
-export interface Bench {
-  /** The suite that produced it (its registry name). */
-  suite: string;
-  /** Stable key across runs, e.g. "launch.core-vs-raw". */
-  id: string;
-  /** What the row measures, in a few words. */
-  name: string;
-  /** Through the bot's code. */
-  ours: Side;
-  /** The raw or naive way, measured in the same run (alternating with ours). */
-  baseline?: Side;
-  /** The headline figure: a ratio of medians, a per-operation time, a p99... */
-  result: { label: string; value: number; unit: Unit };
-  target?: Target;
-  /** result vs target; null when the row has no target. */
-  pass: boolean | null;
-  notes?: string;
-  measuredAt: string;
-}
-
-export function benchRow(row: Omit<Bench, 'pass' | 'measuredAt'>): Bench {
-  const { target, result } = row;
-  const pass = target
-    ? target.op === '<='
-      ? result.value <= target.value
-      : result.value >= target.value
-    : null;
-  const value = Math.round(result.value * 10_000) / 10_000;
-  return { ...row, result: { ...result, value }, pass, measuredAt: new Date().toISOString() };
-}
-
-/** A side from samples (ms); they are kept in the JSON unless there are more than `keep`. */
-export function side(
-  label: string,
-  samples: readonly number[],
-  options: { keep?: number; wallMs?: number } = {},
-): Side {
-  const { keep = 100, wallMs } = options;
-  return {
-    label,
-    stats: summarize(samples),
-    ...(wallMs !== undefined ? { wallMs: round3(wallMs) } : {}),
-    ...(samples.length <= keep ? { samples: samples.map(round3) } : {}),
-  };
-}
-
-/** The ratio of two medians, the figure most rows compare. */
-export const ratio = (ours: Side, baseline: Side): number =>
-  baseline.stats.median > 0 ? ours.stats.median / baseline.stats.median : Number.POSITIVE_INFINITY;
 
 // ---------------------------------------------------------------------------------------------
 // Suites. EXTENSION POINT: a suite is a file exporting a `Suite`; register it in bench/suites.ts.
@@ -161,87 +74,6 @@ export interface BenchContext {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Statistics and timing.
-// ---------------------------------------------------------------------------------------------
-
-const round3 = (v: number) => Math.round(v * 1000) / 1000;
-
-/** Linear-interpolated percentile (p in 0..100) of unsorted samples. */
-export function percentile(samples: readonly number[], p: number): number {
-  if (samples.length === 0) return Number.NaN;
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = ((sorted.length - 1) * p) / 100;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
-}
-
-export const median = (samples: readonly number[]): number => percentile(samples, 50);
-
-export function summarize(samples: readonly number[]): Stats {
-  const sum = samples.reduce((a, b) => a + b, 0);
-  return {
-    n: samples.length,
-    median: round3(median(samples)),
-    p50: round3(percentile(samples, 50)),
-    p99: round3(percentile(samples, 99)),
-    min: round3(Math.min(...samples)),
-    max: round3(Math.max(...samples)),
-    mean: round3(samples.length ? sum / samples.length : Number.NaN),
-    total: round3(sum),
-  };
-}
-
-/** Milliseconds a call takes, with its result. */
-export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - t0, value };
-}
-
-/** Runs fn over items, at most `limit` at a time, in order of start. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-/** "385 ms", "3.14 ms", "12 µs", "1.23 s". */
-export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return String(ms);
-  const sign = ms < 0 ? '-' : '';
-  const abs = Math.abs(ms);
-  if (abs < 1) return `${sign}${(abs * 1000).toFixed(0)} µs`;
-  if (abs < 10) return `${sign}${abs.toFixed(2)} ms`;
-  if (abs < 1000) return `${sign}${abs.toFixed(0)} ms`;
-  return `${sign}${(abs / 1000).toFixed(2)} s`;
-}
-
-export function formatValue(value: number, unit: Unit): string {
-  switch (unit) {
-    case 'ms':
-      return formatMs(value);
-    case 'x':
-      return `${value.toFixed(2)}x`;
-    case 'ops/s':
-      return `${value.toFixed(1)}/s`;
-    case 'count':
-      return String(value);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // The shared set-up main.ts builds once per run.
 // ---------------------------------------------------------------------------------------------
 
@@ -262,12 +94,13 @@ export interface BenchEnv {
   engineInfo(): Promise<Record<string, unknown>>;
 }
 
-export function benchTemplates(): TemplateSet {
+/** The demo template of spreadserve.templates.yml, with the bench's own image tag. */
+export function benchTemplate(): Template {
   const file = path.join(ROOT, 'spreadserve.templates.yml');
   const set = new Map(parseTemplates(readFileSync(file, 'utf8'), ROOT));
   const demo = set.get('demo');
   if (!demo) throw new Error(`${file} has no demo template`);
-  return new Map([['demo', { ...demo, image: BENCH_IMAGE }]]);
+  return { ...demo, image: BENCH_IMAGE };
 }
 
 /** Temp directories of earlier runs that were killed before their cleanup (older than an hour). */
@@ -298,16 +131,11 @@ export async function acquireBenchLock(log: (line: string) => void, waitMs: numb
 
 export function createBenchEnv(env: Record<string, string | undefined>): BenchEnv {
   const dockerHost = env.DOCKER_HOST;
-  const target = parseDockerHost(dockerHost);
-  const docker = new Docker(
-    target.socketPath !== undefined
-      ? { socketPath: target.socketPath }
-      : { host: target.host, port: target.port, protocol: 'http' },
-  );
+  const docker = new Docker(modemOptions(parseDockerHost(dockerHost)));
   removeStaleTempDirs();
   const dir = mkdtempSync(path.join(os.tmpdir(), TEMP_PREFIX));
-  const templates = benchTemplates();
-  const template = templates.get('demo')!;
+  const template = benchTemplate();
+  const templates: TemplateSet = new Map([['demo', template]]);
   const actor: Actor = { id: 'cli:bench', role: 'admin' };
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const aborter = new AbortController();
@@ -426,23 +254,4 @@ export function createBenchEnv(env: Record<string, string | undefined>): BenchEn
       };
     },
   };
-}
-
-/** A then B on even rounds, B then A on odd ones. */
-export async function alternate(
-  signal: AbortSignal,
-  rounds: number,
-  a: () => Promise<void>,
-  b: () => Promise<void>,
-): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    signal.throwIfAborted();
-    if (i % 2 === 0) {
-      await a();
-      await b();
-    } else {
-      await b();
-      await a();
-    }
-  }
 }

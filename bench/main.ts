@@ -14,13 +14,10 @@ import {
   BENCH_IMAGE,
   BENCH_PORTS,
   BENCH_SCOPE,
-  type Bench,
   createBenchEnv,
-  formatMs,
-  formatValue,
   ROOT,
-  type Side,
 } from './harness.ts';
+import { type Bench, formatMs, formatValue, type Side } from './rows.ts';
 import { SUITES } from './suites.ts';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
@@ -52,7 +49,8 @@ interface Results {
   rows: Bench[];
 }
 
-const round2 = (v: number) => Math.round(v * 100) / 100;
+/** The 1-minute load average, to two decimals (os.loadavg() always has three). */
+const load1 = () => Math.round((os.loadavg()[0] ?? Number.NaN) * 100) / 100;
 
 function packageVersion(name: string): string {
   try {
@@ -160,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
       cpus: os.cpus().length,
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       memoryBytes: os.totalmem(),
-      loadStart: round2(os.loadavg()[0]!),
+      loadStart: load1(),
     },
     engine: {},
     libraries: { dockerode: packageVersion('dockerode'), lowdb: packageVersion('lowdb') },
@@ -213,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
   results.rows = [...results.rows, ...carried].sort((a, b) => order(a) - order(b));
   results.pass = results.rows.every((r) => r.pass !== false);
   results.durationMs = Date.now() - started;
-  results.machine.loadEnd = round2(os.loadavg()[0]!);
+  results.machine.loadEnd = load1();
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 
   process.stdout.write(`${markdownTable(results.rows)}\n\n`);

@@ -3,7 +3,9 @@
 // one container at a time) as a speed-up factor. The pass is a real one (reconcile, stats, one
 // store update, summary): a quiet one, since nothing has been idle for IDLE_TIMEOUT.
 import { DEFAULT_STATS_CONCURRENCY } from '../core/reclaim.ts';
-import { alternate, type Bench, benchRow, mapLimit, ratio, type Suite, side, timed } from './harness.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import type { Suite } from './harness.ts';
+import { alternate, type Bench, benchRow, ratio, side, timed } from './rows.ts';
 
 const INSTANCES = 200;
 const LAUNCH_CONCURRENCY = 8;

@@ -1,14 +1,19 @@
 // The suites `npm run bench` runs, in this order. EXTENSION POINT: a new suite is its own file
-// exporting a `Suite` (see bench/harness.ts for the type, BenchContext for what it gets, and
-// bench/core.ts for examples); import it here and add it to SUITES. Besides the core's:
+// exporting a `Suite` (see bench/harness.ts for the type and BenchContext for what it gets,
+// bench/rows.ts for the rows it returns, and bench/launch.ts for an example); import it here and
+// add it to SUITES.
+//   issue 2, the core's: launch to first HTTP 200 (bench/launch.ts), list at 100 instances
+//            (bench/list.ts), port reservations through the store (bench/ports.ts)
 //   issue 3, Slack ack latency p50/p99 at concurrency 1/20/50 while launches run: bench/slack.ts
 //            (pool ports 25170-25189; its load generator and the Slack stand-in run in a worker,
 //            bench/slack-client.ts)
 //   issue 5, one reclaim pass over 200 instances vs the one-shot stats alone:   bench/reclaim.ts
 // Suites run one after another; each may use the whole bench port range, and main.ts removes
 // every container of the bench scope after each suite.
-import { launchSuite, listSuite, portsSuite } from './core.ts';
 import type { Suite } from './harness.ts';
+import { launchSuite } from './launch.ts';
+import { listSuite } from './list.ts';
+import { portsSuite } from './ports.ts';
 import { reclaimSuite } from './reclaim.ts';
 import { slackSuite } from './slack.ts';
 

@@ -21,8 +21,9 @@ class MinHeap {
     let i = a.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (a[parent]! <= value) break;
-      a[i] = a[parent]!;
+      const above = a[parent];
+      if (above === undefined || above <= value) break;
+      a[i] = above;
       i = parent;
     }
     a[i] = value;
@@ -34,12 +35,16 @@ class MinHeap {
     if (a.length > 0 && last !== undefined) {
       let i = 0;
       for (;;) {
+        // The smaller child; the items are dense, so undefined means past the end.
         const l = 2 * i + 1;
-        if (l >= a.length) break;
-        const r = l + 1;
-        const child = r < a.length && a[r]! < a[l]! ? r : l;
-        if (a[child]! >= last) break;
-        a[i] = a[child]!;
+        const left = a[l];
+        if (left === undefined) break;
+        const right = a[l + 1];
+        const rightSmaller = right !== undefined && right < left;
+        const child = rightSmaller ? l + 1 : l;
+        const smaller = rightSmaller ? right : left;
+        if (smaller >= last) break;
+        a[i] = smaller;
         i = child;
       }
       a[i] = last;

@@ -3,36 +3,49 @@
 // mean 1000 sockets at once, nor 1000 calls one after the other.
 
 /**
- * Calls fn for every item with at most `limit` calls in flight, and settles them all: one
- * rejection does not stop the others. Results come back in the items' order.
+ * Calls fn for every item with at most `limit` calls in flight, in the items' order of start;
+ * results come back in the items' order. The first rejection rejects the whole (the calls in
+ * flight go on, and the other workers keep taking items).
  */
-export async function mapSettled<T, R>(
+export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
-): Promise<PromiseSettledResult<R>[]> {
-  const results: PromiseSettledResult<R>[] = new Array(items.length);
-  let next = 0;
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  // One iterator shared by every worker: each item is taken once, in order.
+  const queue = items.entries();
   const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      try {
-        results[index] = { status: 'fulfilled', value: await fn(items[index]!, index) };
-      } catch (reason) {
-        results[index] = { status: 'rejected', reason };
-      }
-    }
+    for (const [index, item] of queue) results[index] = await fn(item, index);
   };
   const workers = Math.max(1, Math.min(Math.floor(limit) || 1, items.length));
   await Promise.all(Array.from({ length: workers }, worker));
   return results;
 }
 
-/** Rejects with `message` when `promise` has not settled within `ms` (the call itself goes on). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+/** mapLimit that settles every call: one rejection does not stop the others. */
+export function mapSettled<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  return mapLimit(items, limit, async (item, index): Promise<PromiseSettledResult<R>> => {
+    try {
+      return { status: 'fulfilled', value: await fn(item, index) };
+    } catch (reason) {
+      return { status: 'rejected', reason };
+    }
+  });
+}
+
+/**
+ * Rejects when `promise` has not settled within `ms` (the call itself goes on): with `error`, or
+ * a plain Error of that text.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, error: string | Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer = setTimeout(() => reject(typeof error === 'string' ? new Error(error) : error), ms);
     timer.unref();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));

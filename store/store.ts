@@ -164,18 +164,21 @@ export class Store {
 
   /** One sentence saying why writes are refused, or null. */
   get readOnlyMessage(): string | null {
-    return this.readOnlyReason === null
-      ? null
-      : `The store ${this.file} is read-only because ${this.readOnlyReason}; ${this.readOnlyFix}.`;
+    return this.readOnlyReason === null ? null : this.readOnlySentence(this.readOnlyReason);
+  }
+
+  private readOnlySentence(reason: string): string {
+    return `The store ${this.file} is read-only because ${reason}; ${this.readOnlyFix}.`;
   }
 
   /** Throws the read-only UserError when the store refuses writes. */
   assertWritable(): void {
-    if (this.readOnlyReason !== null) throw this.readOnlyError();
+    if (this.readOnlyReason !== null) throw this.readOnlyError(this.readOnlyReason);
   }
 
-  private readOnlyError(cause?: unknown): UserError {
-    return new UserError('read-only', this.readOnlyMessage!, [], cause === undefined ? undefined : { cause });
+  private readOnlyError(reason: string, cause?: unknown): UserError {
+    const options = cause === undefined ? undefined : { cause };
+    return new UserError('read-only', this.readOnlySentence(reason), [], options);
   }
 
   /** The current document. Do not mutate it: use update(). */
@@ -214,10 +217,11 @@ export class Store {
         this.committed = text;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? String(err);
-        this.readOnlyReason = `writing it failed (${code})`;
+        const reason = `writing it failed (${code})`;
+        this.readOnlyReason = reason;
         // Back to what the file holds; updates in this write are reported as failed.
         this.doc = this.committed ? storeDocSchema.parse(JSON.parse(this.committed)) : emptyDoc();
-        throw this.readOnlyError(err);
+        throw this.readOnlyError(reason, err);
       }
     });
     this.flushQueued = queued;

@@ -1,0 +1,117 @@
+// The launch suite (issue 2): launch to first HTTP 200 through the core against raw dockerode
+// with the same options and the same poll, alternating the two (A B B A ...) so drift of the
+// machine hits both sides alike.
+import type Docker from 'dockerode';
+import { waitForHttp } from '../core/http-probe.ts';
+import { containerName, instanceLabels } from '../core/labels.ts';
+import type { BenchContext, Suite } from './harness.ts';
+import { alternate, benchRow, median, ratio, side, timed } from './rows.ts';
+
+const LAUNCH_ROUNDS = 10;
+
+/**
+ * Raw dockerode with exactly the options DockerEngine.createAndStart sends (same image, labels,
+ * env, command, port binding, limits, no-new-privileges, Init), then the SAME waitForHttp poll the
+ * core uses, with the same kind of liveness check. Returns the container for removal.
+ */
+async function rawLaunch(ctx: BenchContext, instance: string, port: number): Promise<Docker.Container> {
+  const t = ctx.template;
+  const portKey = `${t.containerPort}/tcp`;
+  const env = { ...t.env, SS_OWNER: ctx.actor.id, SS_INSTANCE: instance };
+  const container = await ctx.docker.createContainer({
+    name: containerName(instance),
+    Image: t.image,
+    Labels: instanceLabels({
+      scope: ctx.scope,
+      instance,
+      owner: ctx.actor.id,
+      template: t.name,
+      port,
+    }),
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    ...(t.command ? { Cmd: t.command } : {}),
+    ExposedPorts: { [portKey]: {} },
+    HostConfig: {
+      PortBindings: { [portKey]: [{ HostIp: ctx.bindIp, HostPort: String(port) }] },
+      ...(t.memoryBytes !== undefined ? { Memory: t.memoryBytes } : {}),
+      ...(t.nanoCpus !== undefined ? { NanoCpus: t.nanoCpus } : {}),
+      SecurityOpt: ['no-new-privileges'],
+      Init: true,
+    },
+  });
+  await container.start();
+  const healthy = await waitForHttp(`http://${ctx.bindIp}:${port}${t.healthPath}`, {
+    timeoutMs: t.startTimeoutMs,
+    stillAlive: async () => {
+      const info = await container.inspect();
+      if (!info.State.Running) throw new Error(`${instance} exited with code ${info.State.ExitCode}`);
+    },
+  });
+  if (!healthy) throw new Error(`${instance} did not answer within ${t.startTimeoutMs} ms`);
+  return container;
+}
+
+export const launchSuite: Suite = {
+  name: 'launch',
+  description: `launch to first HTTP 200: Instances.launch vs raw dockerode, ${LAUNCH_ROUNDS} each, alternating`,
+  needsDocker: true,
+  async run(ctx) {
+    const services = await ctx.services('launch');
+    // The core takes the lowest free pool port (ctx.ports.from, freed again by each stop); the raw
+    // side publishes on the highest, so the two never wait on each other's port.
+    const rawPort = ctx.ports.to;
+    let seq = 0;
+    const core = async (): Promise<number> => {
+      const name = `launch-core-${seq++}`;
+      const { ms } = await timed(() =>
+        services.instances.launch({ actor: ctx.actor, template: 'demo', name }),
+      );
+      await services.instances.stop(ctx.actor, name);
+      return ms;
+    };
+    const raw = async (): Promise<number> => {
+      const name = `launch-raw-${seq++}`;
+      const { ms, value: container } = await timed(() => rawLaunch(ctx, name, rawPort));
+      await container.remove({ force: true });
+      return ms;
+    };
+
+    ctx.log('launch: warm-up (1 each, not counted)');
+    await core();
+    await raw();
+    const coreMs: number[] = [];
+    const rawMs: number[] = [];
+    ctx.log(`launch: ${LAUNCH_ROUNDS} rounds`);
+    await alternate(
+      ctx.signal,
+      LAUNCH_ROUNDS,
+      async () => void coreMs.push(await core()),
+      async () => void rawMs.push(await raw()),
+    );
+    const ours = side('Instances.launch (saga: checks, store, create+start, waitForHttp, store)', coreMs);
+    const baseline = side('raw dockerode createContainer + start + the same waitForHttp', rawMs);
+    const paired = coreMs.map((ms, i) => ms - (rawMs[i] ?? Number.NaN));
+    return [
+      benchRow({
+        suite: 'launch',
+        id: 'launch.core-vs-raw',
+        name: 'launch demo to first HTTP 200',
+        ours,
+        baseline,
+        result: { label: 'median ratio', value: ratio(ours, baseline), unit: 'x' },
+        target: { op: '<=', value: 1.1, unit: 'x', source: 'issue 2' },
+        notes: `same image, same container options, same poll (core/http-probe.ts); ${LAUNCH_ROUNDS} each after 1 warm-up, alternating A/B`,
+      }),
+      // Each round's two launches ran back to back, so their difference is what the core adds
+      // with the machine's drift taken out: the figure to read when the ratio is noisy.
+      benchRow({
+        suite: 'launch',
+        id: 'launch.core-overhead',
+        name: 'what the core adds to a launch',
+        ours: side('Instances.launch minus the raw launch of the same round', paired),
+        result: { label: 'median paired difference', value: median(paired), unit: 'ms' },
+        notes: "informational: the saga's own work (image check, two store writes, audit) plus noise",
+      }),
+    ];
+  },
+};
