@@ -47,21 +47,26 @@ export type ActionOutcome =
   | 'withdrawn'
   | 'failed';
 
+/** What is due for one instance: a warning (stopped at `deadline` unless kept), or the stop of a warned one. */
+export type ReclaimStep =
+  /** warnedAt: now. */
+  | { kind: 'warn'; warnedAt: number; deadline: number }
+  /** warnedAt: when its owner was warned; that deadline has passed. */
+  | { kind: 'reclaim'; warnedAt: number };
+
 /** One thing the pass decided about one instance, and what came of it. */
-export interface ReclaimAction extends ReclaimSubject {
-  kind: 'warn' | 'reclaim';
-  /** warn: when it will be stopped unless kept. */
-  deadline?: number;
-  /** When its owner was warned (warn: now). */
-  warnedAt?: number;
-  outcome: ActionOutcome;
-  /** warn: whether the owner got the message, and how or why not. */
-  notified?: NotifyResult;
-  error?: string;
-}
+export type ReclaimAction = ReclaimSubject &
+  ReclaimStep & {
+    outcome: ActionOutcome;
+    /** warn: whether the owner got the message, and how or why not. */
+    notified?: NotifyResult;
+    /** failed: why, as a person may read it (a UserError's sentence or "internal error (ref …)"). */
+    error?: string;
+  };
 
 export interface ReclaimFailure {
   instance?: string;
+  /** As a person may read it: a UserError's sentence or "internal error (ref …)", the detail in the log. */
   error: string;
 }
 

@@ -2,13 +2,13 @@
 // Run at start and on every reclaim pass; launches in flight in this process are left alone.
 import type { ContainerEngine } from '../engine/types.ts';
 import type { Clock } from '../lib/clock.ts';
-import { describeError } from '../lib/errors.ts';
+import { publicReason } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
-import { closeRecord } from './instances.ts';
 import { byInstance, LABEL, managedFilter } from './labels.ts';
 import type { PortPool } from './port-pool.ts';
+import { closeRecord } from './records.ts';
 
 export interface ReconcileReport {
   /** Managed containers missing from the store, now recorded from their labels. */
@@ -19,7 +19,8 @@ export interface ReconcileReport {
   exited: { instance: string; status: string }[];
   /** Ports held by no instance (a launch that never finished, or set aside at start): freed. */
   freedPorts: number[];
-  /** Containers that could not be adopted, and why. */
+  /** What could not be done (a container not adopted, an exited one not removed), and why, as a
+   * person may read it: an internal error shows as "internal error (ref …)", its detail in the log. */
   problems: string[];
 }
 
@@ -51,7 +52,8 @@ export async function reconcile(
       byName.delete(name);
       report.exited.push({ instance: name, status: c.status });
     } catch (err) {
-      report.problems.push(`${name}: could not remove its exited container (${describeError(err)})`);
+      const why = publicReason(err, log, { instance: name, container: c.id, step: 'remove exited' });
+      report.problems.push(`${name}: could not remove its exited container (${why})`);
     }
   }
 

@@ -1,0 +1,155 @@
+// The reclaim policy: what one pass does about one running instance, given its record (whose
+// lastSample is the previous sample, if any), the counters just read, the settings and the time.
+// Pure: it changes none of its inputs; the pass (reclaim.ts) applies what it returns inside its
+// store update, so a concurrent extend is seen.
+//
+//  - A first sample is only a baseline: idleness needs one measured interval.
+//  - Use is SENDING more than IDLE_BYTES_FLOOR between two samples. Received bytes are not a
+//    signal: they grow with broadcast noise on the bridge. A counter that went back means the
+//    container restarted, and then all it counts was sent since.
+//  - Past its time limit (TTL / MAX_LIFETIME): warn, then reclaim IDLE_WARNING later whatever the
+//    traffic. Idle for IDLE_TIMEOUT (and past any keepUntil): warn, then reclaim if still idle
+//    IDLE_WARNING later.
+//  - Use cancels a pending idle warning; a warning whose cause is no longer due (its time limit
+//    moved, it was kept) is withdrawn. An extend / Keep clears any warning itself (Instances.extend).
+//  - The first pass after the bot starts only samples: it decides nothing.
+import type { NetworkSample } from '../engine/types.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { formatBytes, formatUtc } from '../lib/format.ts';
+import type { InstanceRecord } from '../store/schema.ts';
+import type { Config } from './config.ts';
+import type { ReclaimEvidence, ReclaimReason, ReclaimStep } from './notifier.ts';
+
+export type ReclaimSettings = Pick<Config['reclaim'], 'idleTimeoutMs' | 'idleWarningMs' | 'idleBytesFloor'>;
+
+/** The counters as a record keeps them between passes. */
+export type ActivitySample = NonNullable<InstanceRecord['lastSample']>;
+
+export interface PolicyInput {
+  record: Readonly<InstanceRecord>;
+  /** The counters just read. */
+  sample: Readonly<NetworkSample>;
+  settings: Readonly<ReclaimSettings>;
+  now: number;
+  /** False on the first pass after the bot starts: it only samples. */
+  judge: boolean;
+}
+
+/** Something to do about an instance: warn its owner, or stop it (warned, and the deadline passed). */
+export type Due = ReclaimStep & { reason: ReclaimReason; evidence: ReclaimEvidence };
+
+/** What is due for an instance now. */
+export type Decision = { kind: 'none' } | Due;
+
+/** The policy's answer for one instance: what its sample showed, its next state, and what is due. */
+export interface Verdict {
+  /** baseline: its first sample; used: it sent more than the floor since the last one; idle: it did not. */
+  activity: 'baseline' | 'idle' | 'used';
+  /** The record's next lastSample: these counters, and the sums since its last activity. */
+  lastSample: ActivitySample;
+  /** The record's next lastActivityAt: `now` when used, else unchanged. */
+  lastActivityAt: number;
+  /** Its pending warning is cancelled (before a new one, when `decision` warns again). */
+  withdraw: boolean;
+  decision: Decision;
+}
+
+const NOTHING: Decision = { kind: 'none' };
+
+export function reclaimPolicy(input: PolicyInput): Verdict {
+  const { record, sample, settings, now } = input;
+  const prev = record.lastSample;
+  const sent = prev ? counterDelta(prev.txBytes, sample.txBytes) : 0;
+  const received = prev ? counterDelta(prev.rxBytes, sample.rxBytes) : 0;
+  const activity = !prev ? 'baseline' : sent > settings.idleBytesFloor ? 'used' : 'idle';
+  const used = activity === 'used';
+  // Sums go on from the previous sample unless an activity (launch, extend) came after it.
+  const carry = prev !== undefined && prev.at >= record.lastActivityAt;
+  const lastSample: ActivitySample = {
+    at: now,
+    txBytes: sample.txBytes,
+    rxBytes: sample.rxBytes,
+    txSinceActivity: used ? 0 : (carry ? (prev.txSinceActivity ?? 0) : 0) + sent,
+    rxSinceActivity: used ? 0 : (carry ? (prev.rxSinceActivity ?? 0) : 0) + received,
+  };
+  const lastActivityAt = used ? now : record.lastActivityAt;
+  const usedWhileWarned = used && record.warning?.reason === 'idle';
+  const seen = { activity, lastSample, lastActivityAt } as const;
+  if (!input.judge) return { ...seen, withdraw: usedWhileWarned, decision: NOTHING };
+  const current: InstanceRecord = {
+    ...record,
+    lastSample,
+    lastActivityAt,
+    warning: usedWhileWarned ? undefined : record.warning,
+  };
+  const judged = judge(current, prev !== undefined, settings, now);
+  return { ...seen, withdraw: usedWhileWarned || judged.withdraw, decision: judged.decision };
+}
+
+/** What is due for a record as it stands after this sample. */
+function judge(
+  record: InstanceRecord,
+  measured: boolean,
+  settings: ReclaimSettings,
+  now: number,
+): { withdraw: boolean; decision: Decision } {
+  if (record.expiresAt !== undefined && now >= record.expiresAt) {
+    return { withdraw: false, decision: warnOrReclaim(record, 'ttl', settings, now) };
+  }
+  // Its time limit moved (an extend normally clears the warning itself): nothing of it is due.
+  const ttlMoved = record.warning?.reason === 'ttl';
+  if (!measured) return { withdraw: ttlMoved, decision: NOTHING };
+  const idleDue = Math.max(record.lastActivityAt + settings.idleTimeoutMs, record.keepUntil ?? 0);
+  if (now < idleDue) return { withdraw: record.warning !== undefined, decision: NOTHING };
+  const unwarned = ttlMoved ? { ...record, warning: undefined } : record;
+  return { withdraw: ttlMoved, decision: warnOrReclaim(unwarned, 'idle', settings, now) };
+}
+
+/** Warns when no warning of this reason is pending; reclaims once that warning's deadline passed. */
+function warnOrReclaim(
+  record: InstanceRecord,
+  reason: ReclaimReason,
+  settings: ReclaimSettings,
+  now: number,
+): Decision {
+  const evidence = evidenceOf(record, reason, settings.idleBytesFloor, now);
+  const warning = record.warning;
+  if (warning?.reason !== reason) {
+    return { kind: 'warn', reason, evidence, warnedAt: now, deadline: now + settings.idleWarningMs };
+  }
+  return now >= warning.deadline ? { kind: 'reclaim', reason, evidence, warnedAt: warning.at } : NOTHING;
+}
+
+function evidenceOf(
+  record: InstanceRecord,
+  reason: ReclaimReason,
+  floorBytes: number,
+  now: number,
+): ReclaimEvidence {
+  const tx = record.lastSample?.txSinceActivity ?? 0;
+  const rx = record.lastSample?.rxSinceActivity ?? 0;
+  const bytes = (n: number) => formatBytes(n, 'binary');
+  const text =
+    reason === 'ttl'
+      ? `its time limit ran out at ${formatUtc(record.expiresAt ?? now, 'second')} ` +
+        `(launched ${formatUtc(record.createdAt, 'second')}); traffic does not extend it`
+      : `no use since ${formatUtc(record.lastActivityAt, 'second')} (${formatDuration(now - record.lastActivityAt)} ago): ` +
+        `it sent ${bytes(tx)} and received ${bytes(rx)} since, ` +
+        `and use means sending more than ${bytes(floorBytes)} between two checks`;
+  return {
+    reason,
+    lastActivityAt: record.lastActivityAt,
+    txSinceActivity: tx,
+    rxSinceActivity: rx,
+    floorBytes,
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+    text,
+  };
+}
+
+/** Bytes since the previous sample; a counter that went back means the container restarted,
+ * and then everything it counts was sent since. */
+function counterDelta(before: number, after: number): number {
+  return after >= before ? after - before : after;
+}
