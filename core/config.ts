@@ -1,8 +1,14 @@
 // The only place that reads the environment. loadConfig(env) is pure: tests pass an object.
+//
+// Each variable is declared once, in CONFIG_LAYOUT: its name, its zod schema (which says what it
+// expects and gives its default) and, by where it stands, its place in Config. Config's type is
+// the schemas' output in that layout; the variables are checked as one flat zod object, so an
+// error names the variable.
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { DURATION_HINT, parseDuration } from '../lib/duration.ts';
+import { DURATION_HINT, durationSchema } from '../lib/duration.ts';
+import { isSlackUserOrGroupId, SLACK_CHANNEL_ID } from '../lib/slack-ids.ts';
 
 export interface PortRange {
   from: number;
@@ -22,8 +28,10 @@ export function parsePortRanges(text: string): PortRange[] | null {
     ranges.push({ from, to });
   }
   const sorted = [...ranges].sort((a, b) => a.from - b.from);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.from <= sorted[i - 1]!.to) return null; // overlapping ranges would count a port twice
+  let previous: PortRange | undefined;
+  for (const range of sorted) {
+    if (previous && range.from <= previous.to) return null; // overlapping ranges would count a port twice
+    previous = range;
   }
   return sorted;
 }
@@ -41,47 +49,35 @@ const duration = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((text, ctx) => {
-      const ms = parseDuration(text);
-      if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT}, got "${text}"` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+    .pipe(durationSchema((text) => `expected ${DURATION_HINT}, got "${text}"`));
 
-const optionalDuration = z
+const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+/** Unset when empty, like every optional variable. */
+const optional = <S extends z.ZodType>(schema: S) => z.preprocess(emptyToUndefined, schema.optional());
+
+const optionalDuration = optional(
+  durationSchema((text) => `expected ${DURATION_HINT} or empty, got "${text}"`),
+);
+
+const slackIdList = z
   .string()
-  .optional()
+  .default('')
   .transform((text, ctx) => {
-    if (text === undefined || text === '') return undefined;
-    const ms = parseDuration(text);
-    if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT} or empty, got "${text}"` });
+    const ids = text
+      .split(/[\s,]+/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = ids.filter((id) => !isSlackUserOrGroupId(id));
+    if (bad.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected Slack user or user-group ids (U..., W... for users, S... for user groups) separated by commas, got "${bad.join(', ')}"`,
+      });
       return z.NEVER;
     }
-    return ms;
+    return ids;
   });
-
-const slackIdList = (what: string) =>
-  z
-    .string()
-    .default('')
-    .transform((text, ctx) => {
-      const ids = text
-        .split(/[\s,]+/)
-        .map((s) => s.trim())
-        .filter(Boolean);
-      const bad = ids.filter((id) => !/^[UWS][A-Z0-9]{2,}$/.test(id));
-      if (bad.length > 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected ${what} ids (U..., W... for users, S... for user groups) separated by commas, got "${bad.join(', ')}"`,
-        });
-        return z.NEVER;
-      }
-      return ids;
-    });
 
 const boolText = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''], { message: 'expected true or false' })
@@ -100,130 +96,180 @@ const positiveInt = (fallback: string, what: string) =>
       return Number(text);
     });
 
-const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
-
-const configSchema = z.object({
-  SLACK_SIGNING_SECRET: z.preprocess(emptyToUndefined, z.string().optional()),
-  SLACK_BOT_TOKEN: z.preprocess(
-    emptyToUndefined,
-    z.string().startsWith('xoxb-', { message: 'expected a bot token starting with xoxb-' }).optional(),
-  ),
-  SLACK_APP_TOKEN: z.preprocess(
-    emptyToUndefined,
-    z.string().startsWith('xapp-', { message: 'expected an app-level token starting with xapp-' }).optional(),
-  ),
-  SLACK_API_URL: z.preprocess(
-    emptyToUndefined,
-    z.url({ message: 'expected a URL like https://slack.com/api/' }).optional(),
-  ),
-  HTTP_PORT: positiveInt('3000', 'a TCP port number').pipe(
-    z.number().int().min(0, 'expected a TCP port 0-65535').max(65535, 'expected a TCP port 0-65535'),
-  ),
-  DOCKER_HOST: z.preprocess(
-    emptyToUndefined,
-    z
-      .string()
-      .regex(
-        /^(unix:\/\/\S*|(tcp|http):\/\/[^\s/:]+(:\d{1,5})?\/?|[^\s/:]+:\d{1,5})$/,
-        'expected unix:///path/to/docker.sock or tcp://host:port',
-      )
-      .optional(),
-  ),
-  SPREADSERVE_DATA: z.string().min(1).default('./data/spreadserve.json'),
-  SPREADSERVE_TEMPLATES: z.string().min(1).default('./spreadserve.templates.yml'),
-  SPREADSERVE_PORTS: z
-    .string()
-    .default('8080-9079')
-    .transform((text, ctx) => {
-      const ranges = parsePortRanges(text);
-      if (!ranges) {
-        ctx.addIssue({ code: 'custom', message: `expected ${PORT_RANGES_HINT}, got "${text}"` });
-        return z.NEVER;
-      }
-      return ranges;
-    }),
-  SPREADSERVE_BIND_IP: z
-    .union([z.ipv4(), z.ipv6()], { message: 'expected an IP address like 0.0.0.0 or 127.0.0.1' })
-    .default('0.0.0.0'),
-  SPREADSERVE_SCOPE: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'expected a short lowercase id like default or staging')
-    .default('default'),
-  SPREADSERVE_PUBLIC_URL: z
-    .string()
-    .default('http://localhost')
-    .transform((text, ctx) => {
-      // The instance's port is appended, so a port, path, query or fragment would make broken links.
-      if (!isBareOrigin(text)) {
-        ctx.addIssue({ code: 'custom', message: `${PUBLIC_URL_HINT}, got "${text}"` });
-        return z.NEVER;
-      }
-      return text.trim().replace(/\/+$/, '');
-    }),
-  SPREADSERVE_ADMINS: slackIdList('Slack user or user-group'),
-  SPREADSERVE_USERS: slackIdList('Slack user or user-group'),
-  MAX_INSTANCES_PER_USER: positiveInt('3', 'a whole number (0 = no limit)'),
-  RECLAIM_CRON: z
-    .string()
-    .default('*/5 * * * *')
-    .transform((text, ctx) => {
-      const fields = text.trim().split(/\s+/).length;
-      if (fields !== 5 && fields !== 6) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a cron expression like "*/5 * * * *" (5 fields, or 6 with seconds), got "${text}"`,
-        });
-        return z.NEVER;
-      }
-      return text;
-    }),
-  IDLE_TIMEOUT: duration('2h'),
-  IDLE_WARNING: duration('15m'),
-  IDLE_BYTES_FLOOR: positiveInt('16384', 'a number of bytes'),
-  MAX_LIFETIME: optionalDuration,
-  RECLAIM_DRY_RUN: boolText,
-  BUILD_TIMEOUT: duration('30m'),
-  OPS_CHANNEL: z.preprocess(
-    emptyToUndefined,
-    z
-      .string()
-      .regex(/^[CGD][A-Z0-9]{2,}$/, 'expected a Slack channel id like C0123ABC')
-      .optional(),
-  ),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-});
-
-type Raw = z.output<typeof configSchema>;
-
-export interface Config {
-  slack: { signingSecret?: string; botToken?: string; appToken?: string; apiUrl?: string };
-  httpPort: number;
-  dockerHost?: string;
-  dataFile: string;
-  templatesFile: string;
-  ports: PortRange[];
-  bindIp: string;
-  publicUrl: string;
-  /** Containers of this bot carry org.spreadserve.scope=<scope>; two bots on one host keep apart. */
-  scope: string;
-  admins: string[];
-  users: string[];
-  maxInstancesPerUser: number;
-  reclaim: {
-    cron: string;
-    idleTimeoutMs: number;
-    idleWarningMs: number;
-    idleBytesFloor: number;
-    maxLifetimeMs?: number;
-    dryRun: boolean;
-  };
-  buildTimeoutMs: number;
-  opsChannel?: string;
-  logLevel: Raw['LOG_LEVEL'];
+/** One environment variable: its name, and how its text is read (what it expects, its default). */
+interface Variable<N extends string = string, S extends z.ZodType = z.ZodType> {
+  readonly name: N;
+  readonly schema: S;
 }
 
+const variable = <N extends string, S extends z.ZodType>(name: N, schema: S): Variable<N, S> => ({
+  name,
+  schema,
+});
+
+/** Where each variable goes in Config: a property holds one variable, or a group of them. */
+interface Layout {
+  readonly [property: string]: Variable | Layout;
+}
+
+/** Every variable, in the order errors name them. */
+const CONFIG_LAYOUT = {
+  slack: {
+    signingSecret: variable('SLACK_SIGNING_SECRET', optional(z.string())),
+    botToken: variable(
+      'SLACK_BOT_TOKEN',
+      optional(z.string().startsWith('xoxb-', { message: 'expected a bot token starting with xoxb-' })),
+    ),
+    appToken: variable(
+      'SLACK_APP_TOKEN',
+      optional(
+        z.string().startsWith('xapp-', { message: 'expected an app-level token starting with xapp-' }),
+      ),
+    ),
+    apiUrl: variable(
+      'SLACK_API_URL',
+      optional(z.url({ message: 'expected a URL like https://slack.com/api/' })),
+    ),
+  },
+  httpPort: variable(
+    'HTTP_PORT',
+    positiveInt('3000', 'a TCP port number').pipe(
+      z.number().int().min(0, 'expected a TCP port 0-65535').max(65535, 'expected a TCP port 0-65535'),
+    ),
+  ),
+  dockerHost: variable(
+    'DOCKER_HOST',
+    optional(
+      z
+        .string()
+        .regex(
+          /^(unix:\/\/\S*|(tcp|http):\/\/[^\s/:]+(:\d{1,5})?\/?|[^\s/:]+:\d{1,5})$/,
+          'expected unix:///path/to/docker.sock or tcp://host:port',
+        ),
+    ),
+  ),
+  dataFile: variable('SPREADSERVE_DATA', z.string().min(1).default('./data/spreadserve.json')),
+  templatesFile: variable('SPREADSERVE_TEMPLATES', z.string().min(1).default('./spreadserve.templates.yml')),
+  ports: variable(
+    'SPREADSERVE_PORTS',
+    z
+      .string()
+      .default('8080-9079')
+      .transform((text, ctx) => {
+        const ranges = parsePortRanges(text);
+        if (!ranges) {
+          ctx.addIssue({ code: 'custom', message: `expected ${PORT_RANGES_HINT}, got "${text}"` });
+          return z.NEVER;
+        }
+        return ranges;
+      }),
+  ),
+  bindIp: variable(
+    'SPREADSERVE_BIND_IP',
+    z
+      .union([z.ipv4(), z.ipv6()], { message: 'expected an IP address like 0.0.0.0 or 127.0.0.1' })
+      .default('0.0.0.0'),
+  ),
+  /** Containers of this bot carry org.spreadserve.scope=<scope>; two bots on one host keep apart. */
+  scope: variable(
+    'SPREADSERVE_SCOPE',
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'expected a short lowercase id like default or staging')
+      .default('default'),
+  ),
+  publicUrl: variable(
+    'SPREADSERVE_PUBLIC_URL',
+    z
+      .string()
+      .default('http://localhost')
+      .transform((text, ctx) => {
+        // The instance's port is appended, so a port, path, query or fragment would make broken links.
+        if (!isBareOrigin(text)) {
+          ctx.addIssue({ code: 'custom', message: `${PUBLIC_URL_HINT}, got "${text}"` });
+          return z.NEVER;
+        }
+        return text.trim().replace(/\/+$/, '');
+      }),
+  ),
+  admins: variable('SPREADSERVE_ADMINS', slackIdList),
+  users: variable('SPREADSERVE_USERS', slackIdList),
+  maxInstancesPerUser: variable('MAX_INSTANCES_PER_USER', positiveInt('3', 'a whole number (0 = no limit)')),
+  reclaim: {
+    cron: variable(
+      'RECLAIM_CRON',
+      z
+        .string()
+        .default('*/5 * * * *')
+        .transform((text, ctx) => {
+          const fields = text.trim().split(/\s+/).length;
+          if (fields !== 5 && fields !== 6) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `expected a cron expression like "*/5 * * * *" (5 fields, or 6 with seconds), got "${text}"`,
+            });
+            return z.NEVER;
+          }
+          return text;
+        }),
+    ),
+    idleTimeoutMs: variable('IDLE_TIMEOUT', duration('2h')),
+    idleWarningMs: variable('IDLE_WARNING', duration('15m')),
+    idleBytesFloor: variable('IDLE_BYTES_FLOOR', positiveInt('16384', 'a number of bytes')),
+    maxLifetimeMs: variable('MAX_LIFETIME', optionalDuration),
+    dryRun: variable('RECLAIM_DRY_RUN', boolText),
+  },
+  buildTimeoutMs: variable('BUILD_TIMEOUT', duration('30m')),
+  opsChannel: variable(
+    'OPS_CHANNEL',
+    optional(z.string().regex(SLACK_CHANNEL_ID, 'expected a Slack channel id like C0123ABC')),
+  ),
+  logLevel: variable(
+    'LOG_LEVEL',
+    z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  ),
+} as const satisfies Layout;
+
+/** A layout's values: each variable's schema output; one that may be unset is an optional property. */
+type Read<T> = T extends Variable<string, infer S> ? z.output<S> : Group<T>;
+type Group<L> = Flat<
+  { -readonly [K in keyof L as undefined extends Read<L[K]> ? never : K]: Read<L[K]> } & {
+    -readonly [K in keyof L as undefined extends Read<L[K]> ? K : never]?: Exclude<Read<L[K]>, undefined>;
+  }
+>;
+type Flat<T> = { [K in keyof T]: T[K] };
+type NameOf<T> = T extends Variable<infer N> ? N : { [K in keyof T]: NameOf<T[K]> }[keyof T];
+
+export type Config = Read<typeof CONFIG_LAYOUT>;
+
+function variablesOf(layout: Layout): Variable[] {
+  return Object.values(layout).flatMap((entry) => (isVariable(entry) ? [entry] : variablesOf(entry)));
+}
+
+function isVariable(entry: Variable | Layout): entry is Variable {
+  return entry.schema instanceof z.ZodType;
+}
+
+/** The checked variables (by name) placed as the layout says. */
+function place(layout: Layout, values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(layout).map(([property, entry]) => [
+      property,
+      isVariable(entry) ? values[entry.name] : place(entry, values),
+    ]),
+  );
+}
+
+const variables = variablesOf(CONFIG_LAYOUT);
+
+/** The variables as one flat object, then placed: Config is this schema's output. */
+const configSchema = z
+  .object(Object.fromEntries(variables.map((v) => [v.name, v.schema])))
+  // The layout's types are checked above; its walk is not typed, hence the cast.
+  .transform((values) => place(CONFIG_LAYOUT, values) as Config);
+
 /** The variables the schema knows, for `.env.example` checks and docs. */
-export const CONFIG_VARIABLES = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];
+export const CONFIG_VARIABLES = variables.map((v) => v.name) as NameOf<typeof CONFIG_LAYOUT>[];
 
 /** A bad configuration: one message naming each bad variable and what it expects. */
 export class ConfigError extends Error {
@@ -238,37 +284,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  const raw = result.data;
-  return {
-    slack: {
-      signingSecret: raw.SLACK_SIGNING_SECRET,
-      botToken: raw.SLACK_BOT_TOKEN,
-      appToken: raw.SLACK_APP_TOKEN,
-      apiUrl: raw.SLACK_API_URL,
-    },
-    httpPort: raw.HTTP_PORT,
-    dockerHost: raw.DOCKER_HOST,
-    dataFile: raw.SPREADSERVE_DATA,
-    templatesFile: raw.SPREADSERVE_TEMPLATES,
-    ports: raw.SPREADSERVE_PORTS,
-    bindIp: raw.SPREADSERVE_BIND_IP,
-    publicUrl: raw.SPREADSERVE_PUBLIC_URL,
-    scope: raw.SPREADSERVE_SCOPE,
-    admins: raw.SPREADSERVE_ADMINS,
-    users: raw.SPREADSERVE_USERS,
-    maxInstancesPerUser: raw.MAX_INSTANCES_PER_USER,
-    reclaim: {
-      cron: raw.RECLAIM_CRON,
-      idleTimeoutMs: raw.IDLE_TIMEOUT,
-      idleWarningMs: raw.IDLE_WARNING,
-      idleBytesFloor: raw.IDLE_BYTES_FLOOR,
-      maxLifetimeMs: raw.MAX_LIFETIME,
-      dryRun: raw.RECLAIM_DRY_RUN,
-    },
-    buildTimeoutMs: raw.BUILD_TIMEOUT,
-    opsChannel: raw.OPS_CHANNEL,
-    logLevel: raw.LOG_LEVEL,
-  };
+  return result.data;
 }
 
 /** Slack is configured when both the signing secret (or app token) and the bot token are set. */

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DURATION_HINT, parseDuration } from '../lib/duration.ts';
+import { DURATION_HINT, durationSchema } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
 import { ConfigError } from './config.ts';
 import { NAME_RE } from './labels.ts';
@@ -19,25 +19,58 @@ export function parseMemory(text: string): number | null {
   return Number(m[1]) * (unit ? MEMORY_UNITS[unit] : 1);
 }
 
+/** How a template's image is built: what each strategy needs, it has. */
+export type TemplateBuild = DockerfileBuild | CommitBuild;
+
+interface BuildSource {
+  /** Absolute path of the build context. */
+  context: string;
+  dockerfile: string;
+}
+
+/** One `docker build` of the Dockerfile makes the image. */
+export interface DockerfileBuild extends BuildSource {
+  strategy: 'dockerfile';
+}
+
+/** The Dockerfile makes a step-one image, `install` runs in it, the container is committed. */
+export interface CommitBuild extends BuildSource {
+  strategy: 'commit';
+  install: string[];
+}
+
+const buildFields = z
+  .object({
+    strategy: z.enum(['dockerfile', 'commit']).default('dockerfile'),
+    context: z.string().min(1),
+    dockerfile: z.string().min(1).default('Dockerfile'),
+    install: z.array(z.string()).min(1).optional(),
+  })
+  .strict();
+
+/** The build section as its strategy's type; undefined for the commit strategy without install. */
+function exactBuild({ strategy, context, dockerfile, install }: z.output<typeof buildFields>) {
+  if (strategy === 'dockerfile') return { strategy, context, dockerfile } satisfies DockerfileBuild;
+  return install && ({ strategy, context, dockerfile, install } satisfies CommitBuild);
+}
+
+const buildSchema = buildFields
+  // Said by a refine, not by the transform: a refine runs even when another field has an issue,
+  // so one message names both.
+  .refine((b) => exactBuild(b) !== undefined, {
+    message: 'the commit strategy needs an install command',
+    path: ['install'],
+  })
+  // Reached only when every check passed, so exactBuild always answers here.
+  .transform((b): TemplateBuild => exactBuild(b) ?? z.NEVER);
+
 const templateSchema = z
   .object({
     description: z.string().default(''),
     image: z
       .string()
       .regex(/^[a-z0-9][a-z0-9._/-]*(:[\w.-]+)?$/, 'expected an image tag like spreadserve/demo:0.3.1'),
-    build: z
-      .object({
-        strategy: z.enum(['dockerfile', 'commit']).default('dockerfile'),
-        context: z.string().min(1),
-        dockerfile: z.string().min(1).default('Dockerfile'),
-        install: z.array(z.string()).min(1).optional(),
-      })
-      .strict()
-      .refine((b) => b.strategy !== 'commit' || b.install !== undefined, {
-        message: 'the commit strategy needs an install command',
-        path: ['install'],
-      })
-      .optional(),
+    build: buildSchema.optional(),
     containerPort: z.number().int().min(1).max(65535).default(80),
     env: z
       .record(
@@ -51,7 +84,7 @@ const templateSchema = z
     startTimeout: z
       .string()
       .default('60s')
-      .refine((v) => parseDuration(v) !== null, `expected ${DURATION_HINT}`),
+      .pipe(durationSchema(() => `expected ${DURATION_HINT}`)),
     memory: z
       .union([z.string(), z.number()])
       .optional()
@@ -72,13 +105,8 @@ export interface Template {
   name: string;
   description: string;
   image: string;
-  build?: {
-    strategy: 'dockerfile' | 'commit';
-    /** Absolute path of the build context. */
-    context: string;
-    dockerfile: string;
-    install?: string[];
-  };
+  /** Absent when the templates file gives none: the image must exist already. */
+  build?: TemplateBuild;
   containerPort: number;
   env: Record<string, string>;
   command?: string[];
@@ -136,7 +164,7 @@ export function parseTemplates(text: string, baseDir: string, source = 'template
       env: Object.fromEntries(Object.entries(t.env).map(([k, v]) => [k, String(v)])),
       command: t.command,
       healthPath: t.healthPath,
-      startTimeoutMs: parseDuration(t.startTimeout) ?? 60_000,
+      startTimeoutMs: t.startTimeout,
       memoryBytes: t.memory === undefined ? undefined : (parseMemory(String(t.memory)) ?? undefined),
       nanoCpus: t.cpus === undefined ? undefined : Math.round(t.cpus * 1e9),
     });

@@ -1,4 +1,6 @@
 // Durations as users type them: 90s, 30m, 2h, 1d (one number, one unit).
+import { z } from 'zod';
+
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION_RE = /^([1-9][0-9]{0,5})([smhd])$/;
 
@@ -31,3 +33,17 @@ export function formatDuration(ms: number): string {
   }
   return parts.join('');
 }
+
+/**
+ * A duration as zod reads it: text in, milliseconds out. `problem` words the issue for text that
+ * is not a duration (each caller says it its own way); compose `.default`, `.optional` around it.
+ */
+export const durationSchema = (problem: (text: string) => string) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: problem(text) });
+      return z.NEVER;
+    }
+    return ms;
+  });
