@@ -1,20 +1,18 @@
 // The reclaim pass's messages on Slack: a DM to the owner (conversations.open, then
 // chat.postMessage with Keep 1h / Keep 8h / Stop now buttons) and one summary per pass in
-// OPS_CHANNEL. The buttons' action ids are render.ts's buttonIds, so slack-app.ts's listener
+// OPS_CHANNEL. The buttons' action ids are blocks.ts's buttonIds, so the bot's button listener
 // runs them as `extend <name> 1h|8h` and `stop <name>`, with the same checks as typed commands.
 import type { WebClient } from '@slack/web-api';
 import type { Notifier, NotifyResult, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
 import type { Logger } from '../lib/log.ts';
-import { renderOpsSummary, renderWarningDM } from './render.ts';
+import { isSlackUserId } from '../lib/slack-ids.ts';
+import { renderOpsSummary, renderWarningDM } from './reclaim-messages.ts';
 
 export interface SlackNotifierOptions {
   /** Channel id for pass summaries; none: summaries are only logged. */
   opsChannel?: string;
   log: Logger;
 }
-
-/** Slack user ids; an owner like `cli:bob` (launched from a terminal) has no DM. */
-const SLACK_USER = /^[UW][A-Z0-9]{2,}$/;
 
 export class SlackNotifier implements Notifier {
   constructor(
@@ -23,7 +21,8 @@ export class SlackNotifier implements Notifier {
   ) {}
 
   async warnOwner(warning: ReclaimWarning): Promise<NotifyResult> {
-    if (!SLACK_USER.test(warning.owner)) {
+    // An owner like `cli:bob` (launched from a terminal) has no DM.
+    if (!isSlackUserId(warning.owner)) {
       return { delivered: false, detail: `owner ${warning.owner} is not a Slack user: no DM` };
     }
     const opened = await this.client.conversations.open({ users: warning.owner });

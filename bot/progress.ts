@@ -15,8 +15,10 @@ import type { Reply } from '../commands/reply.ts';
 import type { ProgressStep } from '../commands/types.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { describeError } from '../lib/errors.ts';
+import { bar, clip } from '../lib/format.ts';
 import type { Logger } from '../lib/log.ts';
-import { escapeMrkdwn, type KnownBlock, LIMITS, mention, renderReply } from './render.ts';
+import { context, escapeMrkdwn, type KnownBlock, LIMITS, mention, section } from './blocks.ts';
+import { renderReply } from './render.ts';
 
 export interface ChatApi {
   chat: {
@@ -80,14 +82,6 @@ type Mode = 'idle' | 'starting' | 'message' | 'fallback';
 const BAR_CELLS = 10;
 const MAX_LINE = 500;
 
-/** `▓▓▓▓░░░░░░` for step 2 of 5. */
-function stepBar(step: ProgressStep, cells = BAR_CELLS): string {
-  const done = step.total > 0 ? Math.round((Math.min(step.index, step.total) / step.total) * cells) : 0;
-  return '▓'.repeat(done) + '░'.repeat(cells - done);
-}
-
-const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
-
 export class SlackProgress {
   private mode: Mode = 'idle';
   private latest: State | undefined;
@@ -123,18 +117,19 @@ export class SlackProgress {
   /** The CommandContext `progress` callback. Never throws, never waits. */
   readonly report = (line: string, step?: ProgressStep): void => {
     if (this.finished) return;
-    this.latest = { line, step };
+    const state: State = { line, step };
+    this.latest = state;
     this.version += 1;
     switch (this.mode) {
       case 'idle':
         this.mode = 'starting';
-        this.starting = this.start();
+        this.starting = this.start(state);
         break;
       case 'message':
         this.schedule();
         break;
       case 'fallback':
-        this.milestone();
+        this.milestone(state);
         break;
       case 'starting':
         break; // start() picks up the latest state when it settles
@@ -159,18 +154,16 @@ export class SlackProgress {
     await this.sleep(this.lastSentAt + this.minIntervalMs - this.timers.now());
     const rendered = renderReply(reply);
     const who = `${this.options.command ? `\`${escapeMrkdwn(this.options.command)}\`` : this.options.title}, asked by ${mention(this.options.user)}`;
-    const blocks: KnownBlock[] = [
-      ...rendered.blocks.slice(0, LIMITS.messageBlocks - 1),
-      { type: 'context', elements: [{ type: 'mrkdwn', text: who }] },
-    ];
+    const blocks: KnownBlock[] = [...rendered.blocks.slice(0, LIMITS.messageBlocks - 1), context(who)];
     await this.update({ text: rendered.text, blocks });
   }
 
   // ---- message mode ----------------------------------------------------------------------
 
-  private async start(): Promise<void> {
+  /** Posts the progress message with the `first` step; later steps wait for it. */
+  private async start(first: State): Promise<void> {
     const version = this.version;
-    const message = this.progressMessage(this.latest!);
+    const message = this.progressMessage(first);
     try {
       this.lastSentAt = this.timers.now();
       this.sent.posts += 1;
@@ -190,7 +183,8 @@ export class SlackProgress {
         'cannot post progress in the conversation; falling back to the response_url',
       );
       this.mode = 'fallback';
-      const state = this.latest!;
+      // Steps that came while the post was on its way are newer than `first`.
+      const state = this.latest ?? first;
       this.lastQuarter = quarter(state.step);
       this.respondInOrder(this.fallbackMessage(state, 'start'));
     }
@@ -233,8 +227,7 @@ export class SlackProgress {
 
   // ---- response_url fallback ---------------------------------------------------------------
 
-  private milestone(): void {
-    const state = this.latest!;
+  private milestone(state: State): void {
     const q = quarter(state.step);
     if (this.sent.milestones >= this.maxMilestones || q <= this.lastQuarter || q >= 4) return;
     this.lastQuarter = q;
@@ -256,21 +249,15 @@ export class SlackProgress {
   // ---- text ------------------------------------------------------------------------------
 
   private progressMessage(state: State): { text: string; blocks: KnownBlock[] } {
-    const elapsed = formatDuration(Math.max(0, this.timers.now() - this.startedAt));
+    const elapsed = formatDuration(this.timers.now() - this.startedAt);
     const title = escapeMrkdwn(this.options.title);
     const counter = state.step ? `step ${state.step.index}/${state.step.total}` : 'starting';
     const line = escapeMrkdwn(clip(state.line, MAX_LINE));
-    const bar = state.step ? `\`${stepBar(state.step)}\` ` : '';
+    const steps = state.step ? `\`${bar(state.step.index, state.step.total, { cells: BAR_CELLS })}\` ` : '';
     return {
       text: `⏳ ${this.options.title}: ${counter}, ${clip(state.line, MAX_LINE)} (${elapsed})`,
       blocks: [
-        {
-          type: 'section',
-          text: {
-            type: 'mrkdwn',
-            text: `⏳ *${title}* for ${mention(this.options.user)} · ${elapsed}\n${bar}${counter}\n${line}`,
-          },
-        },
+        section(`⏳ *${title}* for ${mention(this.options.user)} · ${elapsed}\n${steps}${counter}\n${line}`),
       ],
     };
   }
@@ -285,13 +272,9 @@ export class SlackProgress {
     return {
       text,
       blocks: [
-        {
-          type: 'section',
-          text: {
-            type: 'mrkdwn',
-            text: `⏳ *${escapeMrkdwn(this.options.title)}*${counter}: ${escapeMrkdwn(clip(state.line, MAX_LINE))}${note}`,
-          },
-        },
+        section(
+          `⏳ *${escapeMrkdwn(this.options.title)}*${counter}: ${escapeMrkdwn(clip(state.line, MAX_LINE))}${note}`,
+        ),
       ],
     };
   }

@@ -3,6 +3,7 @@
 // A TTY: one line redrawn in place, a spinner, a bar and the step counter, cleared at the end.
 import type { ProgressStep } from '../commands/types.ts';
 import { formatDuration } from '../lib/duration.ts';
+import { bar, clip } from '../lib/format.ts';
 
 export interface TerminalProgressOptions {
   write: (text: string) => void;
@@ -63,13 +64,13 @@ export class TerminalProgress {
     const state = this.state;
     if (!state) return '';
     const spin = SPINNER[this.frame % SPINNER.length];
-    const elapsed = formatDuration(Math.max(0, this.now() - this.startedAt));
+    const elapsed = formatDuration(this.now() - this.startedAt);
     const head = state.step
-      ? `${spin} ${bar(state.step)} ${state.step.index}/${state.step.total}`
+      ? `${spin} [${bar(state.step.index, state.step.total, { cells: BAR_CELLS, full: '█' })}] ${state.step.index}/${state.step.total}`
       : `${spin} ${'·'.repeat(BAR_CELLS)}`;
-    const text = `${head} ${elapsed} ${state.line}`;
+    // One column short of the width: a full last column would wrap on some terminals.
     const width = Math.max(20, (this.options.columns ?? 80) - 1);
-    return [...text].length <= width ? text : `${[...text].slice(0, width - 1).join('')}…`;
+    return clip(`${head} ${elapsed} ${state.line}`, width);
   }
 
   private draw(): void {
@@ -77,9 +78,4 @@ export class TerminalProgress {
     this.options.write(`${CLEAR_LINE}${this.render()}`);
     this.drawn = true;
   }
-}
-
-function bar(step: ProgressStep): string {
-  const done = step.total > 0 ? Math.round((Math.min(step.index, step.total) / step.total) * BAR_CELLS) : 0;
-  return `[${'█'.repeat(done)}${'░'.repeat(BAR_CELLS - done)}]`;
 }

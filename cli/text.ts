@@ -1,16 +1,21 @@
 // Reply -> plain text for the terminal (CLI and local shell).
 import { failureShownWithAction, type InstanceView, type Reply } from '../commands/reply.ts';
 import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
-import { isoTime } from '../core/reclaim.ts';
-import { formatDuration } from '../lib/duration.ts';
+import { clip, elapsed, formatBytes, formatUtc, oneLine } from '../lib/format.ts';
 
-const since = (now: number, at: number) => formatDuration(Math.max(0, now - at));
+const MAX_HISTORY_REASON = 200;
 
+/** Rows as columns two spaces apart, each as wide as its widest cell. */
 function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, col) => {
+      widths[col] = Math.max(widths[col] ?? 0, cell.length);
+    });
+  }
   return rows.map((r) =>
     r
-      .map((cell, col) => cell.padEnd(widths[col]!))
+      .map((cell, col) => cell.padEnd(widths[col] ?? 0))
       .join('  ')
       .trimEnd(),
   );
@@ -25,8 +30,8 @@ function instanceRows(instances: readonly InstanceView[], now: number): string[]
       i.template,
       i.url,
       i.warning ? `${i.state} (reclaim warned)` : i.state,
-      since(now, i.createdAt),
-      since(now, i.lastActivityAt),
+      elapsed(now, i.createdAt),
+      elapsed(now, i.lastActivityAt),
     ]),
   ]);
 }
@@ -40,7 +45,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
     case 'instance': {
       const i = reply.instance;
       lines.push(`  url:      ${i.url}`, `  owner:    ${i.owner}`, `  template: ${i.template}`);
-      if (i.expiresAt) lines.push(`  ttl:      until ${new Date(i.expiresAt).toISOString()}`);
+      if (i.expiresAt) lines.push(`  ttl:      until ${formatUtc(i.expiresAt, 'second')}`);
       break;
     }
     case 'instances':
@@ -53,10 +58,10 @@ export function replyToText(reply: Reply, now = Date.now()): string {
           ...reply.templates.map((t) => [
             t.name,
             t.image,
-            t.built ? `yes, ${since(now, t.imageCreatedAt ?? now)} ago` : 'no',
-            t.sizeBytes === undefined ? '-' : `${(t.sizeBytes / 1e6).toFixed(1)} MB`,
+            t.built ? `yes, ${elapsed(now, t.imageCreatedAt ?? now)} ago` : 'no',
+            t.sizeBytes === undefined ? '-' : formatBytes(t.sizeBytes),
             t.lastBuild
-              ? `${t.lastBuild.outcome} by ${t.lastBuild.by}, ${since(now, t.lastBuild.at)} ago`
+              ? `${t.lastBuild.outcome} by ${t.lastBuild.by}, ${elapsed(now, t.lastBuild.at)} ago`
               : '-',
             t.description,
           ]),
@@ -71,10 +76,10 @@ export function replyToText(reply: Reply, now = Date.now()): string {
         `  store:     ${s.store.writable ? 'writable' : `read-only (${s.store.error})`}`,
         `  instances: ${s.instances.running} running, ${s.instances.starting} starting`,
         `  ports:     ${used}/${s.ports.total} used, ${s.ports.free} free${s.ports.setAside.length ? `, set aside (held by other processes): ${s.ports.setAside.join(', ')}` : ''}`,
-        `  reclaim:   last ${s.reclaim.lastPassAt ? `${since(reply.now, s.reclaim.lastPassAt)} ago` : 'never'}, next ${s.reclaim.nextPassAt ? new Date(s.reclaim.nextPassAt).toISOString() : 'not scheduled'}`,
+        `  reclaim:   last ${s.reclaim.lastPassAt ? `${elapsed(reply.now, s.reclaim.lastPassAt)} ago` : 'never'}, next ${s.reclaim.nextPassAt ? formatUtc(s.reclaim.nextPassAt, 'second') : 'not scheduled'}`,
       );
       for (const f of s.failures)
-        lines.push(`  failure:   ${new Date(f.at).toISOString()} ${f.instance ?? ''} ${f.error}`);
+        lines.push(`  failure:   ${formatUtc(f.at, 'second')} ${f.instance ?? ''} ${f.error}`);
       break;
     }
     case 'build':
@@ -89,11 +94,11 @@ export function replyToText(reply: Reply, now = Date.now()): string {
           ...table([
             ['WHEN', 'ACTION', 'INSTANCE', 'BY', 'WHY'],
             ...reply.entries.map((e) => [
-              isoTime(e.at),
+              formatUtc(e.at, 'second'),
               e.action,
               e.instance ?? '-',
               e.actor,
-              oneLine(e.reason ?? '').slice(0, 200),
+              clip(oneLine(e.reason ?? ''), MAX_HISTORY_REASON),
             ]),
           ]),
         );
@@ -105,8 +110,6 @@ export function replyToText(reply: Reply, now = Date.now()): string {
   for (const d of reply.details ?? []) lines.push(`  | ${d}`);
   return lines.join('\n');
 }
-
-const oneLine = (text: string) => text.replace(/\s*\r?\n\s*/g, ' ');
 
 const VERBS: Record<ReclaimAction['kind'], [done: string, would: string]> = {
   warn: ['warned', 'would warn'],
@@ -127,7 +130,9 @@ export function reclaimReportLines(r: ReclaimReport): string[] {
             ? 'kept'
             : 'FAILED';
     const until =
-      a.kind === 'warn' && a.deadline !== undefined ? `; stops at ${isoTime(a.deadline)} unless kept` : '';
+      a.kind === 'warn' && a.deadline !== undefined
+        ? `; stops at ${formatUtc(a.deadline, 'second')} unless kept`
+        : '';
     const told = a.notified && !a.notified.delivered ? ` (owner not told: ${a.notified.detail})` : '';
     lines.push(`  ${verb} ${a.instance} (${a.owner}, ${a.reason}): ${a.evidence.text}${until}${told}`);
     if (a.error) lines.push(`    error: ${a.error}`);
@@ -147,6 +152,6 @@ export function warningText(w: ReclaimWarning): string {
   const what = w.reason === 'idle' ? 'looks idle' : 'reached its time limit';
   return (
     `Reclaim warning for ${w.owner}: ${w.instance} (${w.url}) ${what} and will be stopped at ` +
-    `${isoTime(w.deadline)} unless kept (\`extend ${w.instance} 1h\`): ${w.evidence.text}.`
+    `${formatUtc(w.deadline, 'second')} unless kept (\`extend ${w.instance} 1h\`): ${w.evidence.text}.`
   );
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatUtc } from '../lib/format.ts';
 import { defineCommand } from './define.ts';
 import { duration, instanceName } from './parse.ts';
 import { instanceView } from './views.ts';
@@ -22,12 +23,12 @@ export const extend = defineCommand({
     .transform((a) => ({ name: a.positional[0], ms: a.positional[1] ?? DEFAULT_MS })),
   async run(args, ctx) {
     const record = await ctx.services.instances.extend(ctx.actor, args.name, args.ms);
-    const until = new Date(record.keepUntil ?? 0).toISOString().slice(0, 16).replace('T', ' ');
+    const until = formatUtc(record.keepUntil ?? 0, 'minute');
     return {
       kind: 'instance',
       ok: true,
       visibility: 'ephemeral',
-      summary: `${args.name} is kept until ${until} UTC.`,
+      summary: `${args.name} is kept until ${until}.`,
       instance: instanceView(ctx.services, record),
     };
   },

@@ -1,8 +1,9 @@
 // Command text -> tokens -> { positional, flags }, before each command's zod schema.
 import { z } from 'zod';
 import { NAME_HINT, NAME_RE } from '../core/labels.ts';
-import { DURATION_HINT, parseDuration } from '../lib/duration.ts';
+import { DURATION_HINT, durationSchema } from '../lib/duration.ts';
 import { usageError } from '../lib/errors.ts';
+import { clip } from '../lib/format.ts';
 
 export interface RawArgs {
   positional: string[];
@@ -30,7 +31,8 @@ export function parseFlags(command: string, tokens: readonly string[], spec: Fla
   const positional: string[] = [];
   const flags: Record<string, string | true> = {};
   for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!;
+    const token = tokens[i];
+    if (token === undefined) break;
     if (!token.startsWith('--')) {
       positional.push(token);
       continue;
@@ -64,8 +66,7 @@ function splitOnce(text: string, sep: string): [string, string | undefined] {
 }
 
 /** User text quoted back in a message: at most `max` characters, then "…". */
-export const shown = (text: string, max = 40): string =>
-  text.length > max ? `${text.slice(0, max)}…` : text;
+export const shown = (text: string, max = 40): string => clip(text, max + 1);
 
 /** An instance name, checked with a message that says what names look like. */
 export const instanceName = z.string().refine((v) => NAME_RE.test(v), {
@@ -74,17 +75,9 @@ export const instanceName = z.string().refine((v) => NAME_RE.test(v), {
 
 /** A duration like 90s, 30m, 2h, 1d, as milliseconds; `flag` names where it was typed. */
 export const duration = (flag?: string) =>
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `${flag ? `${flag} ` : ''}"${shown(text)}" is not a duration: use ${DURATION_HINT}`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  durationSchema(
+    (text) => `${flag ? `${flag} ` : ''}"${shown(text)}" is not a duration: use ${DURATION_HINT}`,
+  );
 
 export const templateName = z.string().max(40, 'template names are at most 40 characters');
 

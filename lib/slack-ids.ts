@@ -6,3 +6,6 @@ export const SLACK_USER_GROUP_ID = /^S[A-Z0-9]{2,}$/;
 export const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
 
 export const isSlackUserId = (id: string): boolean => SLACK_USER_ID.test(id);
+/** Who a role can name: a user, or a user group (all its members). */
+export const isSlackUserOrGroupId = (id: string): boolean =>
+  SLACK_USER_ID.test(id) || SLACK_USER_GROUP_ID.test(id);

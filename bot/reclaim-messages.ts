@@ -1,0 +1,168 @@
+// Reclaim in Slack: the DM an owner gets before their instance is stopped, the ops channel's
+// summary of each pass, and the lines both that summary and the `reclaim` reply list. The owner
+// reads the whole reason (evidenceSentence); the ops channel a few words an instance
+// (evidenceShort), since it reads many.
+import type { types } from '@slack/bolt';
+import { failureShownWithAction } from '../commands/reply.ts';
+import type { ReclaimAction, ReclaimEvidence, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
+import { clip, clipWithNote, elapsed, formatBytes, formatUtc, oneLine, relativeTime } from '../lib/format.ts';
+import {
+  andMore,
+  buttonIds,
+  capBlocks,
+  codeList,
+  context,
+  escapeMrkdwn,
+  type KnownBlock,
+  LIMITS,
+  link,
+  mention,
+  packLines,
+  plain,
+  type RenderedMessage,
+  section,
+  slackDate,
+} from './blocks.ts';
+import { stopConfirm } from './instance-blocks.ts';
+
+const MAX_FAILURE_TEXT = 400;
+const MAX_NOT_TOLD_TEXT = 200;
+const MAX_ACTION_ERROR_TEXT = 300;
+
+/** The DM an owner gets before their instance is reclaimed: why, when, and Keep / Stop buttons. */
+export function renderWarningDM(w: ReclaimWarning): RenderedMessage {
+  const name = escapeMrkdwn(w.instance);
+  const when = slackDate(w.deadline, '{date_short_pretty} at {time}');
+  const what = w.reason === 'idle' ? 'looks idle' : 'reached its time limit';
+  const lines = [
+    `⚠️ Your SpreadServe instance *${name}* ${what}: it will be stopped ${when} unless you keep it.`,
+    `*Why:* ${evidenceSentence(w.evidence, w.warnedAt)}`,
+    `${link(w.url)} · template \`${escapeMrkdwn(w.template)}\` · port ${w.port}`,
+  ];
+  const fallback = `⚠️ ${w.instance} ${what} and will be stopped at ${formatUtc(w.deadline, 'minute')} unless you keep it.`;
+  const blocks: KnownBlock[] = [
+    section(clipWithNote(lines.join('\n'), LIMITS.sectionText)),
+    keepButtons(w),
+    context('Keep marks it in use now and postpones its reclaim; Stop now removes it and frees its port.'),
+  ];
+  return { text: clipWithNote(escapeMrkdwn(fallback), LIMITS.messageText), blocks };
+}
+
+/** One message per pass for OPS_CHANNEL: the summary, then each instance with owner, reason, evidence. */
+export function renderOpsSummary(r: ReclaimReport): RenderedMessage {
+  const icon = r.status === 'failed' || r.failures.length > 0 ? '⚠️' : '♻️';
+  const title = r.dryRun ? 'Reclaim (dry run)' : 'Reclaim';
+  const head = `${icon} *${title}:* ${escapeMrkdwn(oneLine(r.summary))}`;
+  const budget = LIMITS.messageBlocks - 1;
+  return {
+    text: clipWithNote(`${icon} ${title}: ${escapeMrkdwn(oneLine(r.summary))}`, LIMITS.messageText),
+    blocks: capBlocks(
+      [section(clipWithNote(head, LIMITS.sectionText)), ...reclaimReportBlocks(r, budget)],
+      LIMITS.messageBlocks,
+      'blocks',
+    ),
+  };
+}
+
+/** What a pass did, reclaims first, then what it tidied up and what failed: within `budget` blocks. */
+export function reclaimReportBlocks(r: ReclaimReport, budget: number): KnownBlock[] {
+  const order = (a: ReclaimAction) => (a.kind === 'reclaim' ? 0 : 1);
+  const lines = [...r.actions].sort((a, b) => order(a) - order(b)).map((a) => actionLine(a, r.startedAt));
+  const gone = [...r.cleaned.closed, ...r.cleaned.exited];
+  if (gone.length > 0) {
+    lines.push(`• closed ${gone.length} whose container was gone or had exited: ${codeList(gone)}`);
+  }
+  if (r.cleaned.adopted.length > 0) {
+    lines.push(
+      `• adopted ${r.cleaned.adopted.length} found running in Docker: ${codeList(r.cleaned.adopted)}`,
+    );
+  }
+  for (const f of r.failures) {
+    if (failureShownWithAction(r, f.instance)) continue;
+    const what = f.instance ? ` \`${escapeMrkdwn(f.instance)}\`` : '';
+    lines.push(`• ❌${what} ${escapeMrkdwn(clip(oneLine(f.error), MAX_FAILURE_TEXT))}`);
+  }
+  if (lines.length === 0) return [];
+  return packLines(lines, budget, (n) => andMore(n, 'lines'));
+}
+
+const ACTION_WORDS: Record<ReclaimAction['kind'], { done: string; would: string }> = {
+  warn: { done: 'warned', would: 'would warn' },
+  reclaim: { done: 'reclaimed', would: 'would reclaim' },
+};
+
+function actionLine(a: ReclaimAction, now: number): string {
+  const words = ACTION_WORDS[a.kind];
+  const verb =
+    a.outcome === 'dry-run'
+      ? words.would
+      : a.outcome === 'failed'
+        ? `could not ${a.kind === 'warn' ? 'warn' : 'reclaim'}`
+        : a.outcome === 'withdrawn'
+          ? `kept (${a.kind === 'reclaim' ? 'extended just before the stop' : 'withdrawn'})`
+          : words.done;
+  const reason = a.reason === 'idle' ? 'idle' : 'time limit';
+  const parts = [
+    `• *${verb}* \`${escapeMrkdwn(a.instance)}\` (${mention(a.owner)}, ${reason}): ${evidenceShort(a.evidence, now)}`,
+  ];
+  if (a.kind === 'warn' && a.deadline !== undefined && a.outcome !== 'failed') {
+    parts.push(`stops ${slackDate(a.deadline, '{time}')} unless kept`);
+  }
+  if (a.notified && !a.notified.delivered) {
+    const why = oneLine(a.notified.detail ?? 'no reason given');
+    parts.push(`owner not told: ${escapeMrkdwn(clip(why, MAX_NOT_TOLD_TEXT))}`);
+  }
+  if (a.error) parts.push(`❌ ${escapeMrkdwn(clip(oneLine(a.error), MAX_ACTION_ERROR_TEXT))}`);
+  return clipWithNote(parts.join(' · '), LIMITS.sectionText);
+}
+
+/** The full reason, for the owner. */
+function evidenceSentence(e: ReclaimEvidence, now: number): string {
+  if (e.reason === 'ttl') {
+    return (
+      `its time limit ran out ${slackDate(e.expiresAt ?? now, '{date_short_pretty} at {time}')} ` +
+      `(launched ${slackDate(e.createdAt, '{date_short_pretty} at {time}')}); traffic does not extend it.`
+    );
+  }
+  return (
+    `no use since ${slackDate(e.lastActivityAt, '{date_short_pretty} at {time}')} (${relativeTime(now, e.lastActivityAt)}). ` +
+    `Since then it sent ${formatBytes(e.txSinceActivity, 'binary')} and received ${formatBytes(e.rxSinceActivity, 'binary')}; ` +
+    `in use means sending more than ${formatBytes(e.floorBytes, 'binary')} between two checks, ` +
+    "so an open browser tab's keep-alive does not count."
+  );
+}
+
+/** The reason in a few words, for the ops channel. */
+function evidenceShort(e: ReclaimEvidence, now: number): string {
+  if (e.reason === 'ttl') return `time limit ran out ${relativeTime(now, e.expiresAt ?? now)}`;
+  return (
+    `no use for ${elapsed(now, e.lastActivityAt)}, sent ${formatBytes(e.txSinceActivity, 'binary')} ` +
+    `(floor ${formatBytes(e.floorBytes, 'binary')}/check), received ${formatBytes(e.rxSinceActivity, 'binary')}`
+  );
+}
+
+function keepButtons(w: ReclaimWarning): types.ActionsBlock {
+  const value = clip(w.instance, LIMITS.buttonValue);
+  return {
+    type: 'actions',
+    block_id: clip(`reclaim:${w.instance}`, LIMITS.blockId),
+    elements: [
+      {
+        type: 'button',
+        action_id: buttonIds.keep_1h,
+        text: plain('Keep 1h', LIMITS.buttonText),
+        value,
+        style: 'primary',
+      },
+      { type: 'button', action_id: buttonIds.keep_8h, text: plain('Keep 8h', LIMITS.buttonText), value },
+      {
+        type: 'button',
+        action_id: buttonIds.stop,
+        text: plain('Stop now', LIMITS.buttonText),
+        value,
+        style: 'danger',
+        confirm: stopConfirm(w.instance, w.port),
+      },
+    ],
+  };
+}
