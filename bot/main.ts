@@ -1,37 +1,80 @@
-// Composition root of `npm start`: the Slack bot when Slack credentials are set, otherwise the
-// local shell taking the same commands.
-import { cliActorId, openLocalServices } from '../cli/main.ts';
-import { runShell } from '../cli/shell.ts';
-import { ConfigError, environment, hasSlackCredentials, loadConfig } from '../core/config.ts';
-import { startReclaimSchedule } from './scheduler.ts';
+// Composition root of the Slack bot: configuration in, everything built once through
+// constructors, in order: the Web API client the bot calls Slack with on its own (DMs, summaries,
+// group lookups), the Docker timer, the core services with the Slack notifier, group directory
+// and the reclaim schedule, the metrics, then the Bolt app. start() reconciles, starts the schedule and
+// listens; stop() stops listening, waits for a running reclaim pass and the store's last write.
 
-async function main(): Promise<void> {
-  const env = environment();
-  const config = loadConfig(env);
-  if (hasSlackCredentials(config)) {
-    const { startSlackBot } = await import('./slack-app.ts');
-    await startSlackBot(config);
-    return;
-  }
-  const services = await openLocalServices(env, 'stderr');
-  // The schedule runs with the shell too; its warnings and summaries are printed (cli/notifier.ts).
-  const schedule = startReclaimSchedule({
-    cron: config.reclaim.cron,
-    reclaimer: services.reclaimer,
-    log: services.log,
-  });
-  services.nextReclaimAt = () => schedule.nextRunAt();
-  await runShell(services, cliActorId());
-  await schedule.stop(); // waits for a running pass
-  await services.store.flushed();
-  process.exit(0);
+import type { App } from '@slack/bolt';
+import { WebClient, type WebClientOptions } from '@slack/web-api';
+import type { Config } from '../core/config.ts';
+import { createServices, type Services } from '../core/context.ts';
+import type { TemplateSet } from '../core/templates.ts';
+import type { Clock } from '../lib/clock.ts';
+import type { Logger } from '../lib/log.ts';
+import { createSlackApp, webClientOptions } from './app.ts';
+import { SlackGroupDirectory } from './groups.ts';
+import { DockerCallTimer, Metrics } from './metrics.ts';
+import { SlackNotifier } from './notifier.ts';
+
+export interface SlackBot {
+  app: App;
+  services: Services;
+  metrics: Metrics;
+  /** Reconciles, starts the reclaim schedule and listens; returns the HTTP port. */
+  start(): Promise<number>;
+  stop(): Promise<void>;
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-  } else {
-    process.stderr.write(`SpreadServe could not start: ${err instanceof Error ? err.stack : String(err)}\n`);
-  }
-  process.exit(1);
-});
+export interface SlackBotOptions {
+  log: Logger;
+  /** e.g. { retryConfig: { retries: 0 } } in tests. */
+  clientOptions?: WebClientOptions;
+  /** Already loaded templates (tests); otherwise read from config.templatesFile. */
+  templates?: TemplateSet;
+  clock?: Clock;
+}
+
+export async function composeSlackBot(config: Config, options: SlackBotOptions): Promise<SlackBot> {
+  const { log, clientOptions } = options;
+  const client = new WebClient(config.slack.botToken, webClientOptions(config, clientOptions));
+  const timer = new DockerCallTimer();
+  const services = await createServices(config, {
+    log,
+    instrument: (engine) => timer.instrument(engine),
+    templates: options.templates,
+    clock: options.clock,
+    // Reclaim warnings go to owners by DM, pass summaries to OPS_CHANNEL.
+    notifier: new SlackNotifier(client, { opsChannel: config.opsChannel, log }),
+    groups: new SlackGroupDirectory(client),
+    scheduled: true,
+  });
+  const metrics = new Metrics(services, timer);
+  const slack = createSlackApp({ config, services, metrics, log, clientOptions });
+  return {
+    app: slack.app,
+    services,
+    metrics,
+    async start() {
+      await services.start();
+      return slack.start();
+    },
+    async stop() {
+      await slack.stop().catch(() => undefined);
+      await services.stop();
+    },
+  };
+}
+
+/** `npm start` with Slack credentials: serve until SIGTERM / SIGINT. */
+export async function runSlackBot(config: Config, log: Logger): Promise<void> {
+  const bot = await composeSlackBot(config, { log });
+  const port = await bot.start();
+  log.info({ port, socketMode: config.slack.appToken !== undefined }, 'SpreadServe bot is up');
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await bot.stop(); // waits for a running reclaim pass
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}

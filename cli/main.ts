@@ -1,15 +1,13 @@
 // The `spreadserve` command line: the same commands as Slack, for a terminal and for on-call
 // when Slack is down. Acts as cli:<unix user> with the admin role.
 // Exit codes: 0 done, 1 refused or failed, 2 bad usage.
-import os from 'node:os';
 import { errorReply, type PreparedCommand, prepare, runPrepared } from '../commands/index.ts';
 import type { Reply } from '../commands/reply.ts';
 import { ConfigError, loadConfig } from '../core/config.ts';
-import { createServices, type Services } from '../core/context.ts';
-import { DockerEngine } from '../engine/docker.ts';
-import { describeError, isUserError } from '../lib/errors.ts';
+import type { Services } from '../core/context.ts';
+import { isUserError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
-import { ConsoleNotifier } from './notifier.ts';
+import { cliActor, openLocalServices, terminalLogger } from './local.ts';
 import { TerminalProgress } from './progress.ts';
 import { replyToText } from './text.ts';
 
@@ -24,34 +22,6 @@ export interface CliIo {
 }
 
 const exitCodeOf = (reply: Reply): number => (reply.ok ? 0 : reply.errorKind === 'usage' ? 2 : 1);
-
-export const cliActorId = (): string => `cli:${os.userInfo().username}`;
-
-/** Opens the core for a front end on this machine and reconciles the store with Docker. */
-export async function openLocalServices(
-  env: Record<string, string | undefined>,
-  logTo?: 'stderr',
-): Promise<Services> {
-  const config = loadConfig(env);
-  const log = createLogger(
-    // In a terminal, replies say what happened; the log adds only errors unless LOG_LEVEL asks for more.
-    config.logLevel === 'info' && logTo ? 'error' : config.logLevel,
-    logTo ? process.stderr : undefined,
-  );
-  const engine = new DockerEngine({ dockerHost: config.dockerHost });
-  // Reclaim warnings and the schedule's summaries are printed where the log goes (stderr).
-  const notifier = new ConsoleNotifier((text) => process.stderr.write(text));
-  const services = await createServices(config, { engine, log, notifier });
-  if (services.store.writable) {
-    // Not fatal: an unreachable engine is reported by the command that needs it (so only logged
-    // at debug then: a warning line on stderr would just repeat that one-line error).
-    await services.reconcile({ atStart: true }).catch((err) => {
-      const unreachable = isUserError(err) && err.kind === 'engine-unreachable';
-      log[unreachable ? 'debug' : 'warn']({ err: describeError(err) }, 'reconcile at start failed');
-    });
-  }
-  return services;
-}
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const json = argv.includes('--json');
@@ -75,18 +45,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (!isUserError(err)) throw err;
     return finish(errorReply(err, createLogger('silent')));
   }
-  const actor = { id: cliActorId(), role: 'admin' as const };
-
-  if (prepared.command.name === 'help') {
+  const actor = cliActor();
+  if (prepared.command.offline) {
     // help reads only the command registry: it works anywhere, without a configuration, a
     // templates file, a store or Docker (and so it neither creates nor reconciles a store).
-    const offline = { log: createLogger('silent') } as unknown as Services;
-    return finish(await runPrepared(prepared, { actor, services: offline, prefix: 'spreadserve' }));
+    return finish(await runPrepared(prepared, { actor, prefix: 'spreadserve', log: createLogger('silent') }));
   }
 
   let services: Services;
   try {
-    services = await openLocalServices(io.env, 'stderr');
+    const config = loadConfig(io.env);
+    services = await openLocalServices(config, { log: terminalLogger(config) });
+    await services.start();
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr(`${err.message}\n`);
@@ -103,8 +73,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     actor,
     services,
     prefix: 'spreadserve',
+    log: services.log,
     progress: progress?.report,
   });
   progress?.done();
+  await services.stop();
   return finish(reply);
 }

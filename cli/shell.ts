@@ -1,14 +1,26 @@
 // The local shell: `npm start` without Slack credentials (in the spirit of Hubot's shell
-// adapter). A prompt taking the same commands as Slack and printing the same replies as text.
+// adapter). A prompt taking the same commands as Slack and printing the same replies as text,
+// with the reclaim schedule running as it would in the bot (its warnings printed).
 import readline from 'node:readline';
 import { dispatch } from '../commands/index.ts';
+import type { Config } from '../core/config.ts';
 import type { Services } from '../core/context.ts';
+import type { Actor } from '../core/policy.ts';
+import { cliActor, openLocalServices, terminalLogger } from './local.ts';
 import { stepLine } from './progress.ts';
 import { replyToText } from './text.ts';
 
+/** Composition root of the shell: the core with its schedule, the prompt, then a clean stop. */
+export async function runLocalShell(config: Config): Promise<void> {
+  const services = await openLocalServices(config, { log: terminalLogger(config), scheduled: true });
+  await services.start();
+  await runShell(services, cliActor());
+  await services.stop(); // waits for a running reclaim pass
+}
+
 export async function runShell(
   services: Services,
-  actorId: string,
+  actor: Actor,
   input: NodeJS.ReadableStream = process.stdin,
   output: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
@@ -18,7 +30,7 @@ export async function runShell(
     terminal: (output as { isTTY?: boolean }).isTTY === true,
   });
   const say = (text: string) => output.write(`${text}\n`);
-  say(`SpreadServe local shell (no Slack credentials set). You are ${actorId} (admin). Type help, or exit.`);
+  say(`SpreadServe local shell (no Slack credentials set). You are ${actor.id} (admin). Type help, or exit.`);
   rl.setPrompt('spreadserve> ');
   rl.prompt();
   for await (const line of rl) {
@@ -26,9 +38,10 @@ export async function runShell(
     if (text === 'exit' || text === 'quit') break;
     if (text !== '') {
       const reply = await dispatch(text, {
-        actor: { id: actorId, role: 'admin' },
+        actor,
         services,
         prefix: '',
+        log: services.log,
         progress: (line, step) => say(`… ${stepLine(line, step)}`),
       });
       say(replyToText(reply, services.clock.now()));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { formatDuration } from '../lib/duration.ts';
+import { formatBytes } from '../lib/format.ts';
 import { defineCommand } from './define.ts';
 import { templateName } from './parse.ts';
 
@@ -12,6 +13,7 @@ export const build = defineCommand({
   who: 'admin',
   flags: { 'no-cache': 'switch' },
   working: 'Building',
+  stepProgress: true,
   schema: z
     .object({
       positional: z.tuple([templateName], { error: `build takes one template name; usage: ${usage}` }),
@@ -25,12 +27,11 @@ export const build = defineCommand({
       noCache: args.noCache,
       onProgress: (p) => ctx.progress?.(p.line, p.step),
     });
-    const mb = (result.image.sizeBytes / 1e6).toFixed(1);
     return {
       kind: 'build',
       ok: true,
       visibility: 'ephemeral',
-      summary: `Built ${result.template.image} (${mb} MB) in ${formatDuration(result.durationMs)}.`,
+      summary: `Built ${result.template.image} (${formatBytes(result.image.sizeBytes)}) in ${formatDuration(result.durationMs)}.`,
       build: {
         template: result.template.name,
         tag: result.template.image,

@@ -1,26 +1,27 @@
 import type { z } from 'zod';
 import { usageError } from '../lib/errors.ts';
 import type { RawArgs } from './parse.ts';
-import type { Command, CommandDef } from './types.ts';
+import type { BoundRun, Command, CommandDef } from './types.ts';
 
 /** Wraps a typed command definition so the registry can hold it next to the others. */
 export function defineCommand<A>(def: CommandDef<A>): Command {
+  const { schema, run, ...traits } = def;
+  const parse = (raw: RawArgs): A => {
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      const message = capitalise(bestIssue(parsed.error.issues)?.message ?? 'invalid arguments');
+      // Messages that already end in the usage are not given it twice.
+      throw usageError(/usage: /i.test(message) ? message : `${message}. Usage: ${def.usage}`);
+    }
+    return parsed.data;
+  };
   return {
-    name: def.name,
-    usage: def.usage,
-    summary: def.summary,
-    who: def.who,
-    flags: def.flags,
-    working: def.working,
-    bind(raw: RawArgs) {
-      const parsed = def.schema.safeParse(raw);
-      if (!parsed.success) {
-        const message = capitalise(bestIssue(parsed.error.issues)?.message ?? 'invalid arguments');
-        // Messages that already end in the usage are not given it twice.
-        throw usageError(/usage: /i.test(message) ? message : `${message}. Usage: ${def.usage}`);
-      }
-      const args = parsed.data;
-      return (ctx) => def.run(args, ctx);
+    ...traits,
+    offline: def.offline === true,
+    bind(raw: RawArgs): BoundRun {
+      const args = parse(raw);
+      if (def.offline) return { offline: true, run: (ctx) => def.run(args, ctx) };
+      return { offline: false, run: (ctx) => def.run(args, ctx) };
     },
   };
 }

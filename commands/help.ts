@@ -13,13 +13,15 @@ export function helpCommand(registry: () => readonly Command[]): Command {
     summary: 'Show how to use the commands, or one command.',
     who: 'anyone',
     flags: {},
+    offline: true,
     schema: z
       .object({ positional: positional(1, usage), flags: z.object({}) })
       .transform((a) => a.positional[0]),
     async run(topic, ctx) {
       const all = registry();
       const chosen = topic === undefined ? all : all.filter((c) => c.name === topic);
-      if (chosen.length === 0) {
+      const [first] = chosen;
+      if (first === undefined) {
         throw usageError(
           `There is no command "${String(topic).slice(0, 40)}"; commands: ${all.map((c) => c.name).join(', ')}.`,
         );
@@ -31,7 +33,7 @@ export function helpCommand(registry: () => readonly Command[]): Command {
         summary:
           topic === undefined
             ? `SpreadServe Bot: type \`${typed(ctx.prefix, '<command>')}\`. Commands:`
-            : `\`${typed(ctx.prefix, chosen[0]!.usage)}\``,
+            : `\`${typed(ctx.prefix, first.usage)}\``,
         commands: chosen.map((c) => ({
           name: c.name,
           usage: typed(ctx.prefix, c.usage),

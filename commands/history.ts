@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from './define.ts';
 import { instanceName, positional } from './parse.ts';
-import type { HistoryEntry } from './reply.ts';
 
 const usage = 'history [name]';
 /** Entries shown, newest first: the audit trail keeps 10,000. */
@@ -20,15 +19,7 @@ export const history = defineCommand({
     })
     .transform((a) => a.positional[0] as string | undefined),
   async run(name, ctx) {
-    const trail = ctx.services.store.read().audit;
-    const entries: HistoryEntry[] = [];
-    let total = 0;
-    for (let k = trail.length - 1; k >= 0; k--) {
-      const e = trail[k]!;
-      if (name !== undefined && e.instance !== name) continue;
-      total++;
-      if (entries.length < HISTORY_SHOWN) entries.push({ ...e });
-    }
+    const { entries, total } = ctx.services.history.newest(HISTORY_SHOWN, name);
     const of = name === undefined ? '' : ` of ${name}`;
     return {
       kind: 'history',

@@ -1,4 +1,5 @@
 // The registry and the one dispatch every front end (Slack, CLI, local shell) goes through.
+import type { Core } from '../core/context.ts';
 import { isUserError, logInternal, usageError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { build } from './build.ts';
@@ -14,7 +15,7 @@ import type { Reply } from './reply.ts';
 import { status } from './status.ts';
 import { stop } from './stop.ts';
 import { templates } from './templates.ts';
-import type { Command, CommandContext } from './types.ts';
+import type { BaseContext, BoundRun, Command, CommandContext } from './types.ts';
 
 const help = helpCommand(() => COMMANDS);
 
@@ -46,7 +47,7 @@ export function findCommand(name: string): Command | undefined {
 /** A command ready to run: parsed and validated, no I/O done yet. */
 export interface PreparedCommand {
   command: Command;
-  run: (ctx: CommandContext) => Promise<Reply>;
+  bound: BoundRun;
 }
 
 /** Parses text (or tokens) into a prepared command; throws a usage UserError. No I/O. */
@@ -59,7 +60,7 @@ export function prepare(input: string | readonly string[]): PreparedCommand {
       `There is no command "${shown(name)}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}.`,
     );
   }
-  return { command, run: command.bind(parseFlags(command.name, rest, command.flags)) };
+  return { command, bound: command.bind(parseFlags(command.name, rest, command.flags)) };
 }
 
 /** Turns any thrown value into a reply: UserError text as is, anything else as an apology with a ref. */
@@ -90,15 +91,26 @@ export async function dispatch(input: string | readonly string[], ctx: CommandCo
   try {
     prepared = prepare(input);
   } catch (err) {
-    return errorReply(err, ctx.services.log);
+    return errorReply(err, ctx.log);
   }
   return runPrepared(prepared, ctx);
 }
 
-export async function runPrepared(prepared: PreparedCommand, ctx: CommandContext): Promise<Reply> {
+/**
+ * Runs a prepared command and funnels its errors: never throws. An offline command (help) runs
+ * without services; any other needs them.
+ */
+export async function runPrepared(
+  prepared: PreparedCommand,
+  ctx: BaseContext & { services?: Core },
+): Promise<Reply> {
+  const { bound } = prepared;
   try {
-    return await prepared.run(ctx);
+    if (bound.offline) return await bound.run(ctx);
+    const { services } = ctx;
+    if (!services) throw new Error(`${prepared.command.name} was run without the core services`);
+    return await bound.run({ ...ctx, services });
   } catch (err) {
-    return errorReply(err, ctx.services.log, { command: prepared.command.name, actor: ctx.actor.id });
+    return errorReply(err, ctx.log, { command: prepared.command.name, actor: ctx.actor.id });
   }
 }

@@ -12,6 +12,7 @@ export const launch = defineCommand({
   who: 'user',
   flags: { name: 'value', ttl: 'value' },
   working: 'Launching',
+  counter: 'launches',
   schema: z
     .object({
       positional: positional(1, usage).pipe(z.tuple([templateName]).or(z.tuple([]))),

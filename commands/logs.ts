@@ -1,6 +1,4 @@
 import { z } from 'zod';
-import { containerName } from '../core/labels.ts';
-import { requireOwnerOrAdmin } from '../core/policy.ts';
 import { defineCommand } from './define.ts';
 import { instanceName, shown } from './parse.ts';
 
@@ -37,9 +35,7 @@ export const logs = defineCommand({
     })
     .transform((a) => ({ name: a.positional[0], lines: a.flags.lines })),
   async run(args, ctx) {
-    const record = ctx.services.instances.get(args.name);
-    requireOwnerOrAdmin(ctx.actor, record.owner, args.name, 'read the logs of');
-    const lines = await ctx.services.engine.logs(record.containerId ?? containerName(args.name), args.lines);
+    const lines = await ctx.services.instances.logs(ctx.actor, args.name, args.lines);
     const count = `${lines.length} log line${lines.length === 1 ? '' : 's'}`;
     return {
       kind: 'message',

@@ -1,6 +1,7 @@
 // What every command returns: platform-neutral data. bot/render.ts turns it into Block Kit,
 // cli/ into text or JSON. The first line a user sees is always `summary`.
 
+import type { StatusReport } from '../core/health.ts';
 import type { ReclaimReport } from '../core/notifier.ts';
 import type { UserErrorKind } from '../lib/errors.ts';
 
@@ -31,14 +32,8 @@ export interface TemplateView {
   lastBuild?: { by: string; at: number; outcome: string; durationMs: number };
 }
 
-export interface StatusView {
-  engine: { reachable: boolean; error?: string };
-  store: { writable: boolean; error?: string };
-  instances: { running: number; starting: number };
-  ports: { total: number; free: number; reserved: number; inUse: number; setAside: number[] };
-  reclaim: { lastPassAt?: number; nextPassAt?: number; lastSummary?: string };
-  failures: { at: number; instance?: string; error: string }[];
-}
+/** What `status` shows: core/health.ts's report. */
+export type StatusView = StatusReport;
 
 export interface BuildView {
   template: string;

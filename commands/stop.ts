@@ -11,6 +11,7 @@ export const stop = defineCommand({
   who: 'owner or admin',
   flags: {},
   working: 'Stopping',
+  counter: 'stops',
   schema: z
     .object({
       positional: z.tuple([instanceName], { error: `stop takes one instance name; usage: ${usage}` }),

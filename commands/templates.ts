@@ -11,27 +11,21 @@ export const templates = defineCommand({
   flags: {},
   schema: z.object({ positional: positional(0, 'templates'), flags: z.object({}) }),
   async run(_args, ctx) {
-    const { templates, engine, store } = ctx.services;
-    const builds = store.read().builds;
-    const views = await Promise.all(
-      [...templates.values()].map(async (t): Promise<TemplateView> => {
-        const image = await engine.inspectImage(t.image);
-        const last = builds.findLast((b) => b.template === t.name);
-        return {
-          name: t.name,
-          description: t.description,
-          image: t.image,
-          strategy: t.build?.strategy ?? 'dockerfile',
-          built: image !== null,
-          sizeBytes: image?.sizeBytes,
-          imageCreatedAt: image?.createdAt,
-          lastBuild: last && {
-            by: last.by,
-            at: last.startedAt,
-            outcome: last.outcome,
-            durationMs: last.durationMs,
-          },
-        };
+    const views = (await ctx.services.catalogue.entries()).map(
+      ({ template: t, image, lastBuild: last }): TemplateView => ({
+        name: t.name,
+        description: t.description,
+        image: t.image,
+        strategy: t.build?.strategy ?? 'dockerfile',
+        built: image !== null,
+        sizeBytes: image?.sizeBytes,
+        imageCreatedAt: image?.createdAt,
+        lastBuild: last && {
+          by: last.by,
+          at: last.startedAt,
+          outcome: last.outcome,
+          durationMs: last.durationMs,
+        },
       }),
     );
     const built = views.filter((v) => v.built).length;

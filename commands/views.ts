@@ -1,15 +1,10 @@
 // Store records and Docker's view -> the InstanceView replies carry.
 
-import type { Services } from '../core/context.ts';
-import type { ObservedInstance, ObservedState } from '../core/instances.ts';
-import type { InstanceRecord } from '../store/schema.ts';
+import type { Core } from '../core/context.ts';
+import type { InstanceRecord, ObservedInstance, ObservedState } from '../core/instances.ts';
 import type { InstanceView } from './reply.ts';
 
-export function instanceView(
-  services: Services,
-  record: InstanceRecord,
-  state?: ObservedState,
-): InstanceView {
+export function instanceView(services: Core, record: InstanceRecord, state?: ObservedState): InstanceView {
   return {
     name: record.name,
     owner: record.owner,
@@ -24,5 +19,5 @@ export function instanceView(
   };
 }
 
-export const observedView = (services: Services, o: ObservedInstance): InstanceView =>
+export const observedView = (services: Core, o: ObservedInstance): InstanceView =>
   instanceView(services, o.record, o.state);

@@ -1,54 +1,92 @@
-// The composition of the core: one place that wires store, engine, pool, instances and builds.
-// The roots (bot/main.ts, cli/main.ts) create the engine and call this.
+// The one composition of the core: every process (the Slack bot, the local shell, the CLI, the
+// tests) builds its services here, through constructors, in one order; nothing is assigned
+// afterwards. A front end passes in what only it has (its notifier, group directory, schedule,
+// engine timing) and drives the lifecycle: start() reconciles and starts the schedule, stop()
+// waits for a running pass and the store's last write.
+import { DockerEngine } from '../engine/docker.ts';
 import type { ContainerEngine } from '../engine/types.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
+import { withTimeout } from '../lib/concurrency.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { Store } from '../store/store.ts';
 import { Builds } from './builds.ts';
+import { TemplateCatalogue } from './catalogue.ts';
 import type { Config } from './config.ts';
+import { Health, type NextPass } from './health.ts';
+import { AuditHistory } from './history.ts';
 import { Instances } from './instances.ts';
 import { logNotifier, type Notifier } from './notifier.ts';
 import { type GroupDirectory, Policy } from './policy.ts';
 import { PortPool } from './port-pool.ts';
 import { Reclaimer } from './reclaim.ts';
 import { type ReconcileReport, reconcile } from './reconcile.ts';
+import { createReclaimSchedule } from './schedule.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
 
-export interface Services {
+/** What commands may use: the core's services, never the engine or the store. */
+export interface Core {
   config: Config;
+  instances: Instances;
+  builds: Builds;
+  /** The reclaim pass (schedule, `reclaim` command, CLI); never two passes at once. */
+  reclaimer: Reclaimer;
+  catalogue: TemplateCatalogue;
+  history: AuditHistory;
+  health: Health;
+  policy: Policy;
+  clock: Clock;
+  log: Logger;
+}
+
+/** The reclaim schedule (core/schedule.ts), made once the reclaimer exists. */
+export interface ReclaimSchedule extends NextPass {
+  start(): void;
+  /** Stops the ticks, then resolves once a running pass has finished. */
+  stop(): Promise<void>;
+}
+
+/** Everything a composition root holds: the core, what lies under it, and the lifecycle. */
+export interface Services extends Core {
   store: Store;
   engine: ContainerEngine;
   templates: TemplateSet;
   pool: PortPool;
-  instances: Instances;
-  builds: Builds;
-  policy: Policy;
-  clock: Clock;
-  log: Logger;
   reconcile(options: { atStart: boolean }): Promise<ReconcileReport>;
-  /** The reclaim pass (schedule, `reclaim` command, CLI); never two passes at once. */
-  reclaimer: Reclaimer;
-  /** When the next scheduled reclaim pass runs, if a schedule is running. */
-  nextReclaimAt?: () => number | undefined;
+  /** Reconciles the store with Docker (when the store is writable), then starts the schedule. */
+  start(): Promise<void>;
+  /** Stops the schedule, waits for a running reclaim pass and the store's last write. */
+  stop(): Promise<void>;
 }
 
 export interface ServiceOptions {
-  engine: ContainerEngine;
   log: Logger;
+  /** The engine; a DockerEngine on DOCKER_HOST when absent. */
+  engine?: ContainerEngine;
+  /** Wraps the engine (the Slack bot times every call for /metrics). */
+  instrument?: (engine: ContainerEngine) => ContainerEngine;
   clock?: Clock;
   groups?: GroupDirectory;
   /** Already loaded templates (tests); otherwise read from config.templatesFile. */
   templates?: TemplateSet;
-  /** Where reclaim warnings and summaries go; the log until a front end sets its own. */
+  /** Where reclaim warnings and summaries go; the log when absent. */
   notifier?: Notifier;
+  /** Run the reclaim pass on RECLAIM_CRON once started; otherwise passes run only when asked for. */
+  scheduled?: boolean;
 }
 
+/** How long start() waits for the first reconcile before it serves all the same. */
+const START_RECONCILE_TIMEOUT_MS = 10_000;
+
 export async function createServices(config: Config, options: ServiceOptions): Promise<Services> {
-  const { engine, log } = options;
+  const { log } = options;
   const clock = options.clock ?? systemClock;
+  const bare = options.engine ?? new DockerEngine({ dockerHost: config.dockerHost });
+  const engine = options.instrument ? options.instrument(bare) : bare;
   const templates = options.templates ?? (await loadTemplates(config.templatesFile));
   const store = await Store.open(config.dataFile);
-  if (!store.writable) log.warn({ file: store.file }, store.readOnlyMessage!);
+  if (store.readOnlyMessage !== null) log.warn({ file: store.file }, store.readOnlyMessage);
   const pool = new PortPool(config.ports, store.read());
   const instances = new Instances({ store, engine, pool, templates, config, clock, log });
   const builds = new Builds({
@@ -60,7 +98,6 @@ export async function createServices(config: Config, options: ServiceOptions): P
     scope: config.scope,
     buildTimeoutMs: config.buildTimeoutMs,
   });
-  const policy = new Policy(config.admins, config.users, options.groups);
   const reconcileWith = (opts: { atStart: boolean }) =>
     reconcile({ store, engine, pool, clock, log, scope: config.scope, launching: instances.launching }, opts);
   const reclaimer = new Reclaimer({
@@ -73,6 +110,9 @@ export async function createServices(config: Config, options: ServiceOptions): P
     notifier: options.notifier ?? logNotifier(log),
     reconcile: () => reconcileWith({ atStart: false }),
   });
+  const schedule = options.scheduled
+    ? createReclaimSchedule({ cron: config.reclaim.cron, reclaimer, log })
+    : undefined;
   return {
     config,
     store,
@@ -81,10 +121,29 @@ export async function createServices(config: Config, options: ServiceOptions): P
     pool,
     instances,
     builds,
-    policy,
+    reclaimer,
+    catalogue: new TemplateCatalogue({ templates, engine, store }),
+    history: new AuditHistory(store),
+    health: new Health({ engine, store, pool, clock, log, schedule }),
+    policy: new Policy(config.admins, config.users, options.groups),
     clock,
     log,
     reconcile: reconcileWith,
-    reclaimer,
+    async start() {
+      if (store.writable) {
+        // Not fatal: an unreachable engine is reported again by each command that needs it. Bounded,
+        // so an engine that never answers cannot keep the bot from serving.
+        const unanswered = new Error(`no answer within ${formatDuration(START_RECONCILE_TIMEOUT_MS)}`);
+        await withTimeout(reconcileWith({ atStart: true }), START_RECONCILE_TIMEOUT_MS, unanswered).catch(
+          (err: unknown) => log.warn({ err: describeError(err) }, 'reconcile at start failed'),
+        );
+      }
+      schedule?.start();
+    },
+    async stop() {
+      await schedule?.stop();
+      await reclaimer.idle();
+      await store.flushed();
+    },
   };
 }

@@ -1,22 +1,15 @@
-// The reclaim schedule: RECLAIM_CRON runs the reclaim pass (core/reclaim.ts). The only node-cron
-// import. Never two passes at once, twice over: node-cron's noOverlap skips a tick while the
+// The reclaim schedule: RECLAIM_CRON runs the reclaim pass (core/reclaim.ts), for the Slack bot
+// and the local shell alike. The only node-cron import. Never two passes at once, twice over: node-cron's noOverlap skips a tick while the
 // last pass runs, and the Reclaimer itself skips a pass asked for while another (say a `reclaim`
 // command) runs. stop() stops the ticks and then waits for a running pass to finish, so SIGTERM
 // never cuts a pass between stopping a container and freeing its port.
 import cron, { type Logger as CronLogger } from 'node-cron';
-import { ConfigError } from '../core/config.ts';
-import type { ReclaimReport } from '../core/notifier.ts';
-import type { Reclaimer } from '../core/reclaim.ts';
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
-
-export interface ReclaimSchedule {
-  readonly cron: string;
-  /** When the next pass is due (epoch ms), or undefined once stopped. */
-  nextRunAt(): number | undefined;
-  /** Stops the ticks, then resolves once a running pass (if any) has finished. */
-  stop(): Promise<void>;
-}
+import { ConfigError } from './config.ts';
+import type { ReclaimSchedule } from './context.ts';
+import type { ReclaimReport } from './notifier.ts';
+import type { Reclaimer } from './reclaim.ts';
 
 export interface ReclaimScheduleOptions {
   /** A 5-field cron expression, or 6 with seconds first (RECLAIM_CRON). */
@@ -39,8 +32,11 @@ function cronLogger(log: Logger): CronLogger {
   };
 }
 
-/** Starts the schedule; throws a ConfigError naming RECLAIM_CRON when node-cron refuses the expression. */
-export function startReclaimSchedule(options: ReclaimScheduleOptions): ReclaimSchedule {
+/**
+ * The schedule, not yet started (start() does, when the bot is up); throws a ConfigError naming
+ * RECLAIM_CRON when node-cron refuses the expression.
+ */
+export function createReclaimSchedule(options: ReclaimScheduleOptions): ReclaimSchedule {
   const { reclaimer, log } = options;
   const detailed = cron.validateDetailed(options.cron);
   if (!detailed.valid) {
@@ -68,11 +64,12 @@ export function startReclaimSchedule(options: ReclaimScheduleOptions): ReclaimSc
     { name: 'reclaim', noOverlap: true, logger: cronLogger(log) },
   );
   task.on('execution:overlap', () => log.info('reclaim tick skipped: the previous pass is still running'));
-  task.start();
-  log.info({ cron: options.cron, next: task.getNextRun()?.toISOString() }, 'reclaim schedule started');
 
   return {
-    cron: options.cron,
+    start() {
+      task.start();
+      log.info({ cron: options.cron, next: task.getNextRun()?.toISOString() }, 'reclaim schedule started');
+    },
     nextRunAt() {
       if (stopped) return undefined;
       return task.getNextRun()?.getTime();

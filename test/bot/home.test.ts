@@ -1,7 +1,8 @@
 // The App Home view with the line a click in the tab produced: first, and within Slack's
 // 100-block limit however many instances the user runs (pure rendering, no Slack, no Docker).
 import { describe, expect, it } from 'vitest';
-import { LIMITS, renderHomeView } from '../../bot/render.ts';
+import { LIMITS } from '../../bot/blocks.ts';
+import { renderHomeView } from '../../bot/home.ts';
 import type { InstanceView, Reply, StatusView } from '../../commands/reply.ts';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');

@@ -127,7 +127,7 @@ describe('ack first', () => {
       // and /healthz says the engine does not answer, within its own bound
       const res = await get(`${stuck.url}/healthz`);
       expect(res.status).toBe(503);
-      expect(res.text).toContain('no answer within 2s');
+      expect(res.text).toContain('Docker did not answer within 2s.');
     } finally {
       await engine.close();
     }

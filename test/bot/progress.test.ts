@@ -1,11 +1,16 @@
 // Build progress without Docker or Slack: the Slack progress message's throttle and its
 // response_url fallback (bot/progress.ts) on a fake clock, and the terminal's progress lines
-// (cli/progress.ts). The real build, bot and CLI are in builds.test.ts.
+// (cli/progress.ts). The real build, bot and CLI are in test/core/builds.docker.test.ts.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type ChatApi, type ProgressTimers, type ResponseMessage, SlackProgress } from '../bot/progress.ts';
-import { stepLine, TerminalProgress } from '../cli/progress.ts';
-import type { Reply } from '../commands/reply.ts';
-import { shellWords, stepOneTag } from '../core/builds.ts';
+import {
+  type ChatApi,
+  type ProgressTimers,
+  type ResponseMessage,
+  SlackProgress,
+} from '../../bot/progress.ts';
+import { stepLine, TerminalProgress } from '../../cli/progress.ts';
+import type { Reply } from '../../commands/reply.ts';
+import { shellWords, stepOneTag } from '../../core/build-commit.ts';
 
 interface Call {
   method: 'chat.postMessage' | 'chat.update';

@@ -1,24 +1,20 @@
-// bot/render.ts against golden files, plus Slack's limits checked over every fixture; and a
-// smoke test of the Slack stand-in and the request signer the bot tests build on.
-// Update the golden files after an intended change: UPDATE_GOLDEN=1 npx vitest run test/render.test.ts
+// The Slack renderers (bot/render.ts, home.ts, reclaim-messages.ts) against golden files, plus
+// Slack's limits checked over every fixture; and a smoke test of the Slack stand-in and the
+// request signer the bot tests build on.
+// Update the golden files after an intended change: UPDATE_GOLDEN=1 npx vitest run test/bot/render.test.ts
 import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isValidSlackRequest, webApi } from '@slack/bolt';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  buttonIds,
-  type KnownBlock,
-  LIMITS,
-  poolBar,
-  renderHomeView,
-  renderOpsSummary,
-  renderReply,
-  renderWarningDM,
-} from '../bot/render.ts';
-import type { InstanceView, Reply, StatusView, TemplateView } from '../commands/reply.ts';
-import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
+import { buttonIds, type KnownBlock, LIMITS } from '../../bot/blocks.ts';
+import { renderHomeView } from '../../bot/home.ts';
+import { renderOpsSummary, renderWarningDM } from '../../bot/reclaim-messages.ts';
+import { renderReply } from '../../bot/render.ts';
+import { poolBar } from '../../bot/status-blocks.ts';
+import type { InstanceView, Reply, StatusView, TemplateView } from '../../commands/reply.ts';
+import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../../core/notifier.ts';
 import {
   blockAction,
   event,
@@ -27,8 +23,8 @@ import {
   signHeaders,
   slashCommand,
   TEST_SIGNING_SECRET,
-} from './support/slack-requests.ts';
-import { type SlackStandIn, startSlackStandIn } from './support/slack-stand-in.ts';
+} from '../support/slack-requests.ts';
+import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in.ts';
 
 const GOLDEN_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'golden');
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -144,7 +140,8 @@ function reclaimAction(n: number, over: Partial<ReclaimAction> = {}): ReclaimAct
     warnedAt: NOW - 16 * MIN,
     outcome: 'done',
     ...over,
-  };
+    // The callers override kind, warnedAt and deadline together: one member of the union.
+  } as ReclaimAction;
 }
 
 function reclaimReport(over: Partial<ReclaimReport> = {}): ReclaimReport {
@@ -426,7 +423,9 @@ function golden(name: string, actual: unknown): void {
     return;
   }
   if (!existsSync(file)) {
-    throw new Error(`missing golden file ${file}: run UPDATE_GOLDEN=1 npx vitest run test/render.test.ts`);
+    throw new Error(
+      `missing golden file ${file}: run UPDATE_GOLDEN=1 npx vitest run test/bot/render.test.ts`,
+    );
   }
   expect(JSON.parse(json), `${name} differs from ${file} (UPDATE_GOLDEN=1 to accept)`).toEqual(
     JSON.parse(readFileSync(file, 'utf8')),

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { LABEL } from '../core/labels.ts';
+import { LABEL } from '../../core/labels.ts';
 import {
   dockerSync,
   httpGet,
@@ -16,9 +16,9 @@ import {
   requireDocker,
   scopeContainers,
   waitForHttp200,
-} from './support/docker.ts';
+} from '../support/docker.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'cli', 'spreadserve.mjs');
 const SCOPE = 'test-cli';
 const FIRST_PORT = 24500;
@@ -355,7 +355,7 @@ describe('spreadserve CLI against real Docker', () => {
 describe('npm start without Slack credentials: the local shell', () => {
   it('takes commands on stdin and prints the replies as text', { timeout: 60_000 }, async () => {
     // when the shell is started (as `npm start` does after docker-up) and fed three lines
-    const r = await run('npx', ['tsx', 'bot/main.ts'], {
+    const r = await run('npx', ['tsx', 'main.ts'], {
       cwd: ROOT,
       env,
       input: 'help\nlist\nexit\n',

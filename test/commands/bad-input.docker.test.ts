@@ -2,9 +2,9 @@
 // answered in one line, of the right kind, and leaves nothing behind in the store or Docker.
 // No image is built: every case is refused before a container could be needed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatch } from '../commands/index.ts';
-import type { Actor } from '../core/policy.ts';
-import { admin, alice, leftovers, type TestBed, testBed } from './support/services.ts';
+import { dispatch } from '../../commands/index.ts';
+import type { Actor } from '../../core/policy.ts';
+import { admin, alice, leftovers, type TestBed, testBed } from '../support/services.ts';
 
 const SCOPE = 'test-bad-input';
 let bed: TestBed;
@@ -23,7 +23,8 @@ function snapshot() {
   return { ...leftovers(bed.services, SCOPE), builds: doc.builds.length, audit: doc.audit.length };
 }
 
-const as = (actor: Actor) => (text: string) => dispatch(text, { actor, services: bed.services, prefix: '' });
+const as = (actor: Actor) => (text: string) =>
+  dispatch(text, { actor, services: bed.services, prefix: '', log: bed.services.log });
 
 describe('bad input: one line, of the right kind, nothing created', () => {
   const cases: [string, Actor, string, string, RegExp][] = [

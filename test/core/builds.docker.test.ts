@@ -11,20 +11,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replyToText } from '../cli/text.ts';
-import { dispatch } from '../commands/index.ts';
-import type { ProgressStep } from '../commands/types.ts';
-import { Builds } from '../core/builds.ts';
-import { loadConfig } from '../core/config.ts';
-import type { Services } from '../core/context.ts';
-import { LABEL } from '../core/labels.ts';
-import { UserError } from '../lib/errors.ts';
-import { type BotBed, shown, startBotBed, textOf } from './support/bot.ts';
-import { BASE_IMAGE, httpGet, removeByLabel, removeImages, waitForHttp200 } from './support/docker.ts';
-import { realTemplates } from './support/services.ts';
+import { replyToText } from '../../cli/text.ts';
+import { dispatch } from '../../commands/index.ts';
+import type { ProgressStep } from '../../commands/types.ts';
+import { Builds } from '../../core/builds.ts';
+import { loadConfig } from '../../core/config.ts';
+import type { Services } from '../../core/context.ts';
+import { LABEL } from '../../core/labels.ts';
+import { UserError } from '../../lib/errors.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { type BotBed, shown, startBotBed, textOf } from '../support/bot.ts';
+import { BASE_IMAGE, httpGet, removeByLabel, removeImages, waitForHttp200 } from '../support/docker.ts';
+import { realTemplates } from '../support/services.ts';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEMO_DIR = path.join(ROOT, 'templates/demo');
 const SCOPE = 'test-builds';
 const CLI_SCOPE = 'test-builds-cli';
@@ -111,13 +112,10 @@ async function cleanAll(): Promise<void> {
   await removeImages(...(await ourTags()), CLI_TAG);
 }
 
+/** The UserError p rejects with; fails the test when it resolves or rejects with anything else. */
 async function rejection(p: Promise<unknown>): Promise<UserError> {
-  const err = await p.then(
-    () => new Error('expected the build to fail'),
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(UserError);
-  return err as UserError;
+  await expect(p).rejects.toBeInstanceOf(UserError);
+  return (await p.catch((err: unknown) => err)) as UserError;
 }
 
 interface Seen {
@@ -262,7 +260,12 @@ describe('the commit strategy (the tech note’s two steps)', () => {
     });
 
     // the same, as a user sees it from the CLI's text
-    const reply = await dispatch(['build', 'broken'], { actor: admin, services, prefix: 'spreadserve' });
+    const reply = await dispatch(['build', 'broken'], {
+      actor: admin,
+      services,
+      prefix: 'spreadserve',
+      log: silentLogger(),
+    });
     expect(reply.ok).toBe(false);
     const text = replyToText(reply);
     expect(text).toMatch(/^Error: The installer .* exited with code 23/);
@@ -414,7 +417,12 @@ describe('BUILD_TIMEOUT', () => {
 
 describe('templates and launching', () => {
   it('templates shows, per template, whether the image exists, its size and age, and the last build', async () => {
-    const reply = await dispatch(['templates'], { actor: admin, services, prefix: 'spreadserve' });
+    const reply = await dispatch(['templates'], {
+      actor: admin,
+      services,
+      prefix: 'spreadserve',
+      log: silentLogger(),
+    });
     if (reply.kind !== 'templates') throw new Error(`unexpected reply ${reply.kind}`);
     const byName = new Map(reply.templates.map((t) => [t.name, t]));
     expect(byName.get('demo')).toMatchObject({

@@ -12,11 +12,11 @@ import {
   environment,
   loadConfig,
   parsePortRanges,
-} from '../core/config.ts';
+} from '../../core/config.ts';
 
 // ---- builders -------------------------------------------------------------------------
 
-const ENV_EXAMPLE = new URL('../.env.example', import.meta.url);
+const ENV_EXAMPLE = new URL('../../.env.example', import.meta.url);
 
 /** The variables .env.example sets, parsed the way `node --env-file` reads them. */
 function envExample(): Record<string, string> {
@@ -250,7 +250,7 @@ describe('loadConfig with a bad value', () => {
 
   it('names every bad variable in one message', () => {
     // given several bad variables at once, and one good one
-    const err = configError({
+    const bad = {
       HTTP_PORT: 'abc',
       SPREADSERVE_PORTS: '9000-8000',
       IDLE_TIMEOUT: '5x',
@@ -260,27 +260,15 @@ describe('loadConfig with a bad value', () => {
       SPREADSERVE_BIND_IP: 'nope',
       OPS_CHANNEL: 'general',
       RECLAIM_CRON: 'often',
-      LOG_LEVEL: 'debug',
-    });
+    };
+    const err = configError({ ...bad, LOG_LEVEL: 'debug' });
 
     // then one error names each bad one (and not the good one)
     const named = err.message
       .split('\n')
       .slice(1)
       .map((line) => line.trim().split(':')[0]);
-    expect(named.sort()).toEqual(
-      [
-        'HTTP_PORT',
-        'SPREADSERVE_PORTS',
-        'IDLE_TIMEOUT',
-        'SPREADSERVE_ADMINS',
-        'RECLAIM_DRY_RUN',
-        'SLACK_BOT_TOKEN',
-        'SPREADSERVE_BIND_IP',
-        'OPS_CHANNEL',
-        'RECLAIM_CRON',
-      ].sort(),
-    );
+    expect(named.sort()).toEqual(Object.keys(bad).sort());
     expect(err.message).toMatch(/^Invalid configuration:\n/);
   });
 });

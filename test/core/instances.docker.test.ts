@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServices } from '../core/context.ts';
-import { LABEL } from '../core/labels.ts';
-import { DockerEngine } from '../engine/docker.ts';
-import { UserError } from '../lib/errors.ts';
-import { silentLogger } from '../lib/log.ts';
-import { dockerSync, httpGet, scopeContainers, waitForHttp200 } from './support/docker.ts';
+import { createServices } from '../../core/context.ts';
+import { LABEL } from '../../core/labels.ts';
+import { DockerEngine } from '../../engine/docker.ts';
+import { UserError } from '../../lib/errors.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { dockerSync, httpGet, scopeContainers, waitForHttp200 } from '../support/docker.ts';
 import {
   admin,
   alice,
@@ -17,7 +17,7 @@ import {
   type TestBed,
   testBed,
   testConfig,
-} from './support/services.ts';
+} from '../support/services.ts';
 
 const SCOPE = 'test-instances';
 const FIRST = 24200;

@@ -1,11 +1,11 @@
 // The port pool over a real store: lowest free first, never one port twice, reuse after free.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parsePortRanges } from '../core/config.ts';
-import { PortPool } from '../core/port-pool.ts';
-import { UserError } from '../lib/errors.ts';
-import { Store } from '../store/store.ts';
-import { tempDir } from './support/services.ts';
+import { parsePortRanges } from '../../core/config.ts';
+import { PortPool } from '../../core/port-pool.ts';
+import { UserError } from '../../lib/errors.ts';
+import { Store } from '../../store/store.ts';
+import { tempDir } from '../support/services.ts';
 
 async function poolOf(ranges: string) {
   const store = await Store.open(path.join(tempDir('ss-pool-'), 'store.json'));

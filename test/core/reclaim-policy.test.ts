@@ -2,8 +2,8 @@
 // the default settings and a fixed `now`. Every input is frozen, so a policy that changed one
 // would throw here.
 import { describe, expect, it } from 'vitest';
-import { type ActivitySample, type PolicyInput, reclaimPolicy } from '../core/reclaim-policy.ts';
-import type { InstanceRecord } from '../store/schema.ts';
+import { type ActivitySample, type PolicyInput, reclaimPolicy } from '../../core/reclaim-policy.ts';
+import type { InstanceRecord } from '../../store/schema.ts';
 
 const NOW = Date.parse('2026-03-02T12:00:00Z');
 const SEC = 1_000;

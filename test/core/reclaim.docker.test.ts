@@ -1,19 +1,20 @@
 import { WebClient } from '@slack/web-api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SlackNotifier } from '../bot/notifier.ts';
-import { replyToText } from '../cli/text.ts';
-import { HISTORY_SHOWN } from '../commands/history.ts';
-import { dispatch } from '../commands/index.ts';
-import { createServices, type Services } from '../core/context.ts';
-import { LABEL } from '../core/labels.ts';
-import type { Notifier, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
-import type { Actor } from '../core/policy.ts';
-import { DockerEngine } from '../engine/docker.ts';
-import { ManualClock } from '../lib/clock.ts';
-import { mapSettled } from '../lib/concurrency.ts';
-import { silentLogger } from '../lib/log.ts';
-import { type BotBed, startBotBed, textOf } from './support/bot.ts';
-import { dockerSync, httpGet, scopeContainers } from './support/docker.ts';
+import { SlackNotifier } from '../../bot/notifier.ts';
+import { replyToText } from '../../cli/text.ts';
+import { HISTORY_SHOWN } from '../../commands/history.ts';
+import { dispatch } from '../../commands/index.ts';
+import { createServices, type Services } from '../../core/context.ts';
+import { LABEL, managedFilter } from '../../core/labels.ts';
+import type { Notifier, ReclaimReport, ReclaimWarning } from '../../core/notifier.ts';
+import type { Actor } from '../../core/policy.ts';
+import { DockerEngine } from '../../engine/docker.ts';
+import type { ContainerEngine } from '../../engine/types.ts';
+import { ManualClock } from '../../lib/clock.ts';
+import { mapSettled } from '../../lib/concurrency.ts';
+import { createLogger, silentLogger } from '../../lib/log.ts';
+import { type BotBed, startBotBed, textOf } from '../support/bot.ts';
+import { dockerSync, httpGet, scopeContainers } from '../support/docker.ts';
 import {
   admin,
   alice,
@@ -23,8 +24,8 @@ import {
   type TestBed,
   testBed,
   testConfig,
-} from './support/services.ts';
-import { type SlackStandIn, startSlackStandIn } from './support/slack-stand-in.ts';
+} from '../support/services.ts';
+import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in.ts';
 
 const SCOPE = 'test-reclaim';
 const FIRST = 24400;
@@ -36,20 +37,35 @@ const GRACE = 15 * MIN; // IDLE_WARNING (default)
 const FLOOR = 16 * 1024; // IDLE_BYTES_FLOOR (default)
 
 /** Records what the pass tells people, as the local shell would print it. */
+/** Records what the pass tells; or hands it to a real notifier (`through`), for the Slack test. */
 class RecordingNotifier implements Notifier {
   warnings: ReclaimWarning[] = [];
   summaries: ReclaimReport[] = [];
+  through: Notifier | undefined;
   async warnOwner(w: ReclaimWarning) {
+    if (this.through) return this.through.warnOwner(w);
     this.warnings.push(w);
     return { delivered: true, detail: 'recorded' };
   }
   async opsSummary(r: ReclaimReport) {
+    if (this.through) return this.through.opsSummary(r);
     this.summaries.push(r);
   }
   reset() {
     this.warnings = [];
     this.summaries = [];
+    this.through = undefined;
   }
+}
+
+/** The core's log, one parsed object a line: where the ref of an internal error leads. */
+const logged: Record<string, unknown>[] = [];
+const log = createLogger('info', { write: (line: string) => void logged.push(JSON.parse(line)) });
+
+/** The ref in a failure's text ("internal error (ref 1a2b3c)"), and the log entry under it. */
+function refIn(text: string | undefined): { ref: string; entry: Record<string, unknown> | undefined } {
+  const ref = /internal error \(ref ([0-9a-f]{6})\)/.exec(text ?? '')?.[1] ?? `none in "${text}"`;
+  return { ref, entry: logged.find((l) => l.ref === ref) };
 }
 
 const templates = realTemplates(SCOPE);
@@ -88,6 +104,7 @@ beforeAll(async () => {
     templates,
     clock,
     notifier,
+    log,
     env: { MAX_INSTANCES_PER_USER: '0' },
   });
   services = bed.services;
@@ -98,7 +115,6 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  services.reclaimer.setNotifier(notifier);
   await stopAll(services);
   notifier.reset();
 });
@@ -122,7 +138,7 @@ describe('idle instances', () => {
     // then its owner is warned once, with the evidence
     expect(actionsOf(warned, 'warn')).toEqual([['idle-one', 'idle', 'done']]);
     expect(notifier.warnings).toHaveLength(1);
-    const w = notifier.warnings[0]!;
+    const [w = expect.unreachable('no warning')] = notifier.warnings;
     expect(w).toMatchObject({ instance: 'idle-one', owner: alice.id, reason: 'idle', port: record.port });
     expect(w.deadline).toBe(clock.now() + GRACE);
     expect(w.evidence.txSinceActivity).toBeLessThan(FLOOR);
@@ -320,7 +336,7 @@ describe('restarts and faults', () => {
     const restartedClock = new ManualClock(clock.now());
     const again = await createServices(bed.config, {
       engine: new DockerEngine(),
-      log: silentLogger(),
+      log,
       templates,
       clock: restartedClock,
       notifier,
@@ -342,7 +358,7 @@ describe('restarts and faults', () => {
     // (the first services' in-memory document is stale now: reopen before the next test)
     services = await createServices(bed.config, {
       engine: new DockerEngine(),
-      log: silentLogger(),
+      log,
       templates,
       clock,
       notifier,
@@ -372,6 +388,64 @@ describe('restarts and faults', () => {
     // a failed pass sampled nothing: the next good one is still a baseline
     expect(down.reclaimer.busy).toBe(false);
   });
+
+  /** Services on their own store whose engine fails as `broken` says (Docker is not asked). */
+  async function brokenServices(dir: string, broken: Partial<ContainerEngine>): Promise<Services> {
+    const engine: ContainerEngine = Object.assign(Object.create(new DockerEngine()), broken);
+    const config = testConfig({ scope: SCOPE, ports: `${FIRST}-${LAST}` }, `${bed.dir}/${dir}`);
+    return createServices(config, { engine, log, templates, notifier: new RecordingNotifier() });
+  }
+
+  it('shows a failure that is no UserError as "internal error (ref …)", its detail in the log', async () => {
+    // given an engine whose list fails with an internal error
+    const down = await brokenServices('internal', {
+      list: () => Promise.reject(new Error('socket hang up: /var/run/secret.sock')),
+    });
+
+    // when a pass runs
+    const report = await down.reclaimer.run({ trigger: 'schedule' });
+
+    // then the report, its summary and the store name a ref, and the log has the error under it
+    const { ref, entry } = refIn(report.failures[0]?.error);
+    expect(report.status).toBe('failed');
+    expect(report.failures).toEqual([{ error: `internal error (ref ${ref})` }]);
+    expect(report.summary).toMatch(/^Reclaim pass failed in \S+: internal error \(ref [0-9a-f]{6}\)$/);
+    expect(down.store.read().reclaim.failures.map((f) => f.error)).toEqual([`internal error (ref ${ref})`]);
+    expect(JSON.stringify(down.store.read().reclaim)).not.toContain('secret');
+    expect(entry).toMatchObject({ level: 50, step: 'reclaim pass', err: { message: /secret\.sock/ } });
+  });
+
+  it('reports an exited container reconcile could not remove with a ref, its detail in the log', async () => {
+    // given an exited container of this scope that cannot be removed
+    const exited = {
+      id: 'c0ffee',
+      name: 'spreadserve-gone-wrong',
+      image: 'spreadserve/demo:latest',
+      labels: { ...managedFilter(SCOPE), [LABEL.instance]: 'gone-wrong' },
+      state: 'exited' as const,
+      status: 'Exited (1) 2 minutes ago',
+      createdAt: clock.now(),
+    };
+    const down = await brokenServices('exited', {
+      list: async () => [exited],
+      remove: () => Promise.reject(new Error('driver failed: /var/lib/docker/secret')),
+    });
+
+    // when a pass runs
+    const report = await down.reclaimer.run({ trigger: 'schedule' });
+
+    // then the failure names a ref (and the container's missing labels), and the log has the error
+    const { ref, entry } = refIn(report.failures[0]?.error);
+    expect(report.status).toBe('done');
+    expect(report.failures).toEqual([
+      { error: `gone-wrong: could not remove its exited container (internal error (ref ${ref}))` },
+      { error: 'gone-wrong: its container spreadserve-gone-wrong lacks the owner, template or port label' },
+    ]);
+    expect(down.store.read().reclaim.failures.map((f) => f.error)).toEqual(
+      report.failures.map((f) => f.error),
+    );
+    expect(entry).toMatchObject({ instance: 'gone-wrong', container: 'c0ffee', err: { message: /secret/ } });
+  });
 });
 
 describe('Slack notifier', () => {
@@ -385,7 +459,7 @@ describe('Slack notifier', () => {
 
   it('DMs the owner with Keep 1h / Keep 8h / Stop now, and posts one ops summary', async () => {
     const client = new WebClient('xoxb-test', { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } });
-    services.reclaimer.setNotifier(new SlackNotifier(client, { opsChannel: 'COPS', log: silentLogger() }));
+    notifier.through = new SlackNotifier(client, { opsChannel: 'COPS', log: silentLogger() });
     await services.instances.launch({ actor: alice, name: 'dm-me' });
     await pass();
     expect(standIn.calls('chat.postMessage')).toEqual([]); // a quiet pass posts nothing
@@ -397,12 +471,14 @@ describe('Slack notifier', () => {
     expect(open.map((c) => c.body.users)).toEqual([alice.id]);
     const posts = standIn.calls('chat.postMessage');
     expect(posts.map((c) => c.body.channel)).toEqual([`D${alice.id}`, 'COPS']);
-    const dm = posts[0]!.body;
+    const [dm = expect.unreachable('no DM'), summary = expect.unreachable('no ops summary')] = posts.map(
+      (c) => c.body,
+    );
     expect(String(dm.text)).toMatch(/dm-me looks idle/);
     const buttons = JSON.stringify(dm.blocks);
     for (const id of ['keep_1h', 'keep_8h', 'stop']) expect(buttons).toContain(`"action_id":"${id}"`);
     expect(buttons).toContain('"value":"dm-me"');
-    const ops = JSON.stringify(posts[1]!.body.blocks);
+    const ops = JSON.stringify(summary.blocks);
     expect(ops).toContain('dm-me');
     expect(ops).toContain(`<@${alice.id}>`);
 
@@ -413,19 +489,33 @@ describe('Slack notifier', () => {
     await pass();
     clock.advance(IDLE + MIN);
     const report = await pass();
-    expect(report.failures).toEqual([
-      { instance: 'dm-fails', error: expect.stringMatching(/could not tell UBOB: .*channel_not_found/) },
-    ]);
     expect(standIn.calls('chat.postMessage').map((c) => c.body.channel)).toEqual([`D${bob.id}`, 'COPS']);
+    // and what people read names a ref, not Slack's error; the log holds that error under the ref
+    const { ref, entry } = refIn(report.failures[0]?.error);
+    const said = `internal error (ref ${ref})`;
+    expect(report.failures).toEqual([{ instance: 'dm-fails', error: `could not tell UBOB: ${said}` }]);
+    expect(report.actions.find((a) => a.instance === 'dm-fails')?.notified).toEqual({
+      delivered: false,
+      detail: said,
+    });
+    expect(entry).toMatchObject({
+      level: 50,
+      instance: 'dm-fails',
+      owner: bob.id,
+      err: { message: expect.stringMatching(/channel_not_found/) },
+    });
+    const posted = JSON.stringify(standIn.calls('chat.postMessage').at(-1)?.body);
+    expect(posted).toContain(said);
+    expect(posted).not.toContain('channel_not_found');
+    expect(JSON.stringify(services.store.read().reclaim.failures)).not.toContain('channel_not_found');
   });
 });
 
 describe('commands: logs, reclaim, history', () => {
-  const as = (actor: Actor) => (text: string) => dispatch(text, { actor, services, prefix: '' });
+  const as = (actor: Actor) => (text: string) => dispatch(text, { actor, services, prefix: '', log });
 
   it('logs shows the owner the last N lines, and refuses others and bad counts', async () => {
-    await services.instances.launch({ actor: alice, name: 'chatty' });
-    const port = services.store.read().instances.chatty!.port;
+    const { port } = await services.instances.launch({ actor: alice, name: 'chatty' });
     await traffic(port, 3); // each request logs a line
 
     // Docker collects log lines asynchronously: ask again (bounded) until the last GET shows.
@@ -531,7 +621,7 @@ describe('from Slack, with IDLE_TIMEOUT=4s IDLE_WARNING=4s (the issue\'s "done w
     };
     for (const name of ['untouched', 'busy', 'keeper'])
       await slash(`launch demo --name ${name}`, 'UALICE', /is up at/);
-    const port = (name: string) => b.bed.services.store.read().instances[name]!.port;
+    const port = (name: string) => b.bed.services.store.read().instances[name]?.port;
     // a first pass takes the baseline (the bot just started)
     await slash('reclaim --dry-run', 'UADMIN', /Dry run/);
 

@@ -1,14 +1,14 @@
-// The reclaim schedule (bot/scheduler.ts) with node-cron for real: a cron of every second runs
+// The reclaim schedule (core/schedule.ts) with node-cron for real: a cron of every second runs
 // passes, never two at once, and stop() waits for the running one. The passes are real ones
 // (real store, real Docker) made slower than a tick by an engine whose list call takes 1.5 s.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReclaimSchedule } from '../bot/scheduler.ts';
-import { ConfigError } from '../core/config.ts';
-import type { ReclaimReport } from '../core/notifier.ts';
-import { DockerEngine } from '../engine/docker.ts';
-import type { ContainerEngine } from '../engine/types.ts';
-import { silentLogger } from '../lib/log.ts';
-import { type TestBed, testBed } from './support/services.ts';
+import { ConfigError } from '../../core/config.ts';
+import type { ReclaimReport } from '../../core/notifier.ts';
+import { createReclaimSchedule } from '../../core/schedule.ts';
+import { DockerEngine } from '../../engine/docker.ts';
+import type { ContainerEngine } from '../../engine/types.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { type TestBed, testBed } from '../support/services.ts';
 
 const SCOPE = 'test-reclaim-schedule';
 const SLOW_MS = 1_500;
@@ -48,12 +48,13 @@ afterAll(async () => {
 describe('reclaim schedule', () => {
   it('runs passes every second, never two at once, and stop() waits for the running pass', async () => {
     const passes: { report: ReclaimReport; endedAt: number }[] = [];
-    const schedule = startReclaimSchedule({
+    const schedule = createReclaimSchedule({
       cron: '* * * * * *',
       reclaimer: bed.services.reclaimer,
       log: silentLogger(),
       onPass: (report) => passes.push({ report, endedAt: performance.now() }),
     });
+    schedule.start();
     const next = schedule.nextRunAt();
     expect(next).toBeGreaterThan(Date.now() - 1);
     expect(next).toBeLessThanOrEqual(Date.now() + 1_000);
@@ -70,7 +71,7 @@ describe('reclaim schedule', () => {
     expect(passes.length).toBeGreaterThanOrEqual(2);
     expect(stats.maxInFlight).toBe(1);
     expect(passes.every((p) => p.report.status === 'done')).toBe(true);
-    const last = passes.at(-1)!;
+    const last = passes.at(-1) ?? expect.unreachable('no pass ran');
     expect(last.endedAt).toBeGreaterThan(stopping);
     expect(last.endedAt).toBeLessThanOrEqual(stopped);
     expect(bed.services.reclaimer.busy).toBe(false);
@@ -86,12 +87,13 @@ describe('reclaim schedule', () => {
   it('skips a scheduled pass while a `reclaim` command runs one', async () => {
     const passes: ReclaimReport[] = [];
     const manual = bed.services.reclaimer.run({ trigger: 'command', by: 'UADMIN' });
-    const schedule = startReclaimSchedule({
+    const schedule = createReclaimSchedule({
       cron: '* * * * * *',
       reclaimer: bed.services.reclaimer,
       log: silentLogger(),
       onPass: (report) => passes.push(report),
     });
+    schedule.start();
     await manual;
     await schedule.stop();
     expect(passes.length).toBeGreaterThanOrEqual(1);
@@ -101,10 +103,10 @@ describe('reclaim schedule', () => {
 
   it('refuses a cron expression node-cron does not accept, naming RECLAIM_CRON', () => {
     expect(() =>
-      startReclaimSchedule({ cron: '61 * * * *', reclaimer: bed.services.reclaimer, log: silentLogger() }),
+      createReclaimSchedule({ cron: '61 * * * *', reclaimer: bed.services.reclaimer, log: silentLogger() }),
     ).toThrow(ConfigError);
     expect(() =>
-      startReclaimSchedule({
+      createReclaimSchedule({
         cron: 'every 5 minutes',
         reclaimer: bed.services.reclaimer,
         log: silentLogger(),

@@ -5,12 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { ConfigError } from '../core/config.ts';
-import { loadTemplates, parseMemory, parseTemplates } from '../core/templates.ts';
+import { ConfigError } from '../../core/config.ts';
+import { loadTemplates, parseMemory, parseTemplates } from '../../core/templates.ts';
 
 // ---- builders -------------------------------------------------------------------------
 
-const PROJECT = fileURLToPath(new URL('..', import.meta.url));
+const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
 const REAL_FILE = path.join(PROJECT, 'spreadserve.templates.yml');
 const BASE = '/srv/spreadserve';
 

@@ -5,7 +5,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerEngine, demuxLogLines, parseDockerHost } from '../../engine/docker.ts';
+import { DockerEngine } from '../../engine/docker.ts';
+import { parseDockerHost } from '../../engine/docker-host.ts';
+import { demuxLogLines } from '../../engine/docker-streams.ts';
 import type { BuildProgress, ContainerSpec } from '../../engine/types.ts';
 import { UserError } from '../../lib/errors.ts';
 import {

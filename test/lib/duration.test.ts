@@ -1,6 +1,6 @@
 // Durations as users type them (90s, 30m, 2h, 1d) and as the bot shows them.
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../lib/duration.ts';
+import { formatDuration, parseDuration } from '../../lib/duration.ts';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;

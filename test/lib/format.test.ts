@@ -11,14 +11,14 @@ import {
   oneLine,
   relativeTime,
   stripAnsi,
-} from '../lib/format.ts';
+} from '../../lib/format.ts';
 import {
   isSlackUserId,
   isSlackUserOrGroupId,
   SLACK_CHANNEL_ID,
   SLACK_USER_GROUP_ID,
   SLACK_USER_ID,
-} from '../lib/slack-ids.ts';
+} from '../../lib/slack-ids.ts';
 
 const NOW = Date.parse('2026-01-01T14:05:07.890Z');
 const MINUTE = 60_000;

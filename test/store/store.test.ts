@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UserError } from '../lib/errors.ts';
-import { type AuditEntry, emptyDoc, STORE_VERSION, type StoreDoc } from '../store/schema.ts';
-import { Store } from '../store/store.ts';
+import { UserError } from '../../lib/errors.ts';
+import { type AuditEntry, emptyDoc, STORE_VERSION, type StoreDoc } from '../../store/schema.ts';
+import { Store } from '../../store/store.ts';
 
 // ---- builders -------------------------------------------------------------------------
 

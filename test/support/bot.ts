@@ -5,12 +5,11 @@
 import { appendFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createSlackBot, type SlackBot } from '../../bot/slack-app.ts';
+import { composeSlackBot, type SlackBot } from '../../bot/main.ts';
 import type { TemplateSet } from '../../core/templates.ts';
-import { DockerEngine } from '../../engine/docker.ts';
 import { unlock, waitForLock } from '../../lib/lock.ts';
 import { createLogger } from '../../lib/log.ts';
-import { type TestBed, tempDir, testBed, testConfig } from './services.ts';
+import { prepareScope, type TestBed, tempDir } from './services.ts';
 import {
   type BlockActionArgs,
   type BotAnswer,
@@ -108,36 +107,28 @@ async function start(options: BotBedOptions, release: () => void): Promise<BotBe
     SLACK_BOT_TOKEN: 'xoxb-test',
     SLACK_API_URL: slack.apiUrl,
     HTTP_PORT: '0',
+    // The real schedule runs, but fires once a year: a pass in the middle of a test would DM.
+    RECLAIM_CRON: '0 0 1 1 *',
     ...options.env,
   };
-  const config = testConfig({ scope: options.scope, ports: options.ports, env }, dir);
-  let bed: TestBed | undefined;
-  const bot = await createSlackBot({
-    config,
+  const scope = await prepareScope(
+    { scope: options.scope, ports: options.ports, env, templates: options.templates },
+    dir,
+  );
+  await scope.cleanup(); // what an interrupted earlier run left: containers and images
+  const bot = await composeSlackBot(scope.config, {
     log,
     clientOptions: { retryConfig: { retries: 0 } },
-    services: async ({ groups, instrument }) => {
-      bed = await testBed({
-        scope: options.scope,
-        ports: options.ports,
-        env,
-        templates: options.templates,
-        groups,
-        engine: instrument(new DockerEngine({ dockerHost: config.dockerHost })),
-        dataFile: path.join(dir, 'store.json'),
-        log,
-      });
-      await bed.cleanup(); // what an interrupted earlier run left: containers and images
-      return bed.services;
-    },
+    templates: scope.templates,
   });
+  const bed: TestBed = { ...scope, services: bot.services };
   const port = await bot.start();
   const url = `http://127.0.0.1:${port}`;
   const post = (request: SignedRequest) => postToBot(url, request);
 
   return {
     bot,
-    bed: bed!,
+    bed,
     slack,
     url,
     post,
@@ -169,8 +160,7 @@ async function start(options: BotBedOptions, release: () => void): Promise<BotBe
     },
     async close() {
       await bot.stop().catch(() => undefined);
-      await bed?.services.store.flushed();
-      await bed?.cleanup();
+      await bed.cleanup();
       if (!options.slack) await slack.close();
       rmSync(dir, { recursive: true, force: true });
       release();

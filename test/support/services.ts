@@ -75,9 +75,15 @@ export function testConfig(options: Pick<TestBedOptions, 'scope' | 'ports' | 'en
   });
 }
 
-export async function testBed(options: TestBedOptions): Promise<TestBed> {
+/**
+ * A test file's scope made ready: Docker required (failing loudly without it), a temp dir, the
+ * configuration, the templates, and what an interrupted earlier run left removed.
+ */
+export async function prepareScope(
+  options: Pick<TestBedOptions, 'scope' | 'ports' | 'env' | 'templates' | 'dataFile'>,
+  dir = tempDir(),
+): Promise<Omit<TestBed, 'services'> & { templates: TemplateSet }> {
   await requireDocker();
-  const dir = tempDir();
   const config = testConfig(options, dir);
   if (options.dataFile) config.dataFile = options.dataFile;
   const templates = options.templates ?? realTemplates(options.scope);
@@ -86,15 +92,20 @@ export async function testBed(options: TestBedOptions): Promise<TestBed> {
     await removeImages(...[...templates.values()].map((t) => t.image));
   };
   await removeByLabel({ [LABEL.scope]: options.scope }); // an interrupted earlier run may have left some
-  const services = await createServices(config, {
-    engine: options.engine ?? new DockerEngine({ dockerHost: config.dockerHost }),
+  return { config, dir, scope: options.scope, templates, cleanup };
+}
+
+export async function testBed(options: TestBedOptions): Promise<TestBed> {
+  const { templates, ...bed } = await prepareScope(options);
+  const services = await createServices(bed.config, {
+    engine: options.engine ?? new DockerEngine({ dockerHost: bed.config.dockerHost }),
     log: options.log ?? silentLogger(),
     templates,
     groups: options.groups,
     clock: options.clock,
     notifier: options.notifier,
   });
-  return { services, config, dir, scope: options.scope, cleanup };
+  return { ...bed, services };
 }
 
 /** Builds a template's image through the real build path, as an admin. */

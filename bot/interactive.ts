@@ -1,0 +1,78 @@
+// Buttons and App Home. A button runs the same command a user could type (Stop -> `stop <name>`,
+// Keep 1h -> `extend <name> 1h`), with the same checks; App Home shows the user's instances and
+// the pool, and is published again after a button pressed there.
+import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import { errorReply, prepare, runPrepared } from '../commands/index.ts';
+import type { InstanceView, Reply } from '../commands/reply.ts';
+import type { Clock } from '../lib/clock.ts';
+import { describeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import { buttonIds } from './blocks.ts';
+import type { RecentIds } from './dedupe.ts';
+import { renderHomeView } from './home.ts';
+import type { CommandRunner } from './runner.ts';
+
+export interface InteractiveDeps {
+  runner: CommandRunner;
+  recent: RecentIds;
+  clock: Clock;
+  log: Logger;
+}
+
+/** What a button runs: the same commands a user could type. */
+function buttonCommand(actionId: string, instance: string): string[] {
+  switch (actionId) {
+    case buttonIds.stop:
+      return ['stop', instance];
+    case buttonIds.keep_1h:
+      return ['extend', instance, '1h'];
+    case buttonIds.keep_8h:
+      return ['extend', instance, '8h'];
+    default:
+      return ['extend', instance];
+  }
+}
+
+export function registerInteractive(app: App, { runner, recent, clock, log }: InteractiveDeps): void {
+  async function publishHome(client: WebClient, userId: string, notice?: Reply): Promise<void> {
+    try {
+      const ctx = runner.context(await runner.actorOf(userId));
+      // Not counted as commands in /metrics: nobody typed them.
+      const list = await runPrepared(prepare(['list', 'mine']), ctx);
+      const status = await runPrepared(prepare(['status']), ctx);
+      const instances: InstanceView[] = list.kind === 'instances' ? list.instances : [];
+      if (status.kind !== 'status') throw new Error(status.summary);
+      const view = renderHomeView({ userId, instances, status: status.status, now: clock.now(), notice });
+      await client.views.publish({ user_id: userId, view });
+    } catch (err) {
+      log.error({ user: userId, err: describeError(err) }, 'could not publish App Home');
+    }
+  }
+
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: new RegExp(`^(${Object.values(buttonIds).join('|')})$`) },
+    async ({ action, ack, body, respond, client }) => {
+      await ack();
+      if (!recent.firstTime(`${body.trigger_id}:${action.action_id}`)) return;
+      const where = { action: action.action_id, user: body.user.id };
+      let reply: Reply;
+      try {
+        // A failed role lookup is our fault, not a refusal: answered with a ref, as on the slash path.
+        reply = await runner.run(
+          prepare(buttonCommand(action.action_id, action.value ?? '')),
+          await runner.actorOf(body.user.id),
+        );
+      } catch (err) {
+        reply = errorReply(err, log, where);
+      }
+      if (body.response_url) await runner.respond(respond, reply, where);
+      if (body.view?.type === 'home' || !body.response_url) await publishHome(client, body.user.id, reply);
+    },
+  );
+
+  app.event('app_home_opened', async ({ event, client }) => {
+    if (event.tab !== 'home') return;
+    await publishHome(client, event.user);
+  });
+}

@@ -1,0 +1,87 @@
+// Is the bot fit to serve? The answers behind `status` (in the channel, for on-call) and GET
+// /healthz: whether Docker answers, whether the store takes writes, and the pool and reclaim at
+// a glance. Only sentences a person may read leave here (UserError text, or a ref to the log).
+import type { ContainerEngine } from '../engine/types.ts';
+import type { Clock } from '../lib/clock.ts';
+import { withTimeout } from '../lib/concurrency.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { publicReason, UserError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Store } from '../store/store.ts';
+import type { PortPool } from './port-pool.ts';
+
+/** Whether each dependency works, and if not, why in one sentence. */
+export interface Probe {
+  engine: { reachable: boolean; error?: string };
+  store: { writable: boolean; error?: string };
+}
+
+export interface StatusReport extends Probe {
+  instances: { running: number; starting: number };
+  ports: { total: number; free: number; reserved: number; inUse: number; setAside: number[] };
+  reclaim: { lastPassAt?: number; nextPassAt?: number; lastSummary?: string };
+  failures: { at: number; instance?: string; error: string }[];
+}
+
+/** When the next scheduled reclaim pass runs (epoch ms), if a schedule runs. */
+export interface NextPass {
+  nextRunAt(): number | undefined;
+}
+
+export interface HealthDeps {
+  engine: ContainerEngine;
+  store: Store;
+  pool: PortPool;
+  clock: Clock;
+  log: Logger;
+  schedule?: NextPass;
+}
+
+/** Failures shown in `status`: the newest few. */
+const FAILURES_SHOWN = 5;
+
+export class Health {
+  constructor(private readonly deps: HealthDeps) {}
+
+  /** Whether the engine answers (within `timeoutMs` when given) and the store takes writes. */
+  async probe(timeoutMs?: number): Promise<Probe> {
+    const { engine, store, log } = this.deps;
+    let engineError: string | undefined;
+    try {
+      const ping = engine.ping();
+      await (timeoutMs === undefined
+        ? ping
+        : withTimeout(
+            ping,
+            timeoutMs,
+            new UserError('engine-unreachable', `Docker did not answer within ${formatDuration(timeoutMs)}.`),
+          ));
+    } catch (err) {
+      engineError = publicReason(err, log, { during: 'health probe' });
+    }
+    return {
+      engine: { reachable: engineError === undefined, error: engineError },
+      store: { writable: store.writable, error: store.readOnlyMessage ?? undefined },
+    };
+  }
+
+  /** The probe, the instances, the pool and the reclaim pass, for on-call. */
+  async status(): Promise<StatusReport> {
+    const { store, pool, schedule } = this.deps;
+    const probe = await this.probe();
+    const doc = store.read();
+    const records = Object.values(doc.instances);
+    const starting = records.filter((r) => r.state === 'starting').length;
+    return {
+      ...probe,
+      instances: { running: records.length - starting, starting },
+      ports: pool.counts(doc),
+      reclaim: {
+        lastPassAt: doc.reclaim.lastPassAt,
+        nextPassAt: schedule?.nextRunAt(),
+        lastSummary: doc.reclaim.lastPassSummary,
+      },
+      failures: doc.reclaim.failures.slice(-FAILURES_SHOWN),
+    };
+  }
+}

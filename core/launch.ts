@@ -1,0 +1,183 @@
+// The launch saga's second half: create and start the container (trying other pool ports when
+// Docker finds one held by another process), wait until it answers its health path, and record
+// it running. On any failure the container is removed and the record closed, freeing the port.
+import type { ContainerEngine } from '../engine/types.ts';
+import type { Clock } from '../lib/clock.ts';
+import { formatDuration } from '../lib/duration.ts';
+import { describeError, UserError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { InstanceRecord } from '../store/schema.ts';
+import type { Store } from '../store/store.ts';
+import { audit } from './audit.ts';
+import type { Config } from './config.ts';
+import { waitForHttp } from './http-probe.ts';
+import { containerName, instanceLabels, LABEL, managedFilter } from './labels.ts';
+import type { PortPool } from './port-pool.ts';
+import { closeRecord } from './records.ts';
+import type { Template } from './templates.ts';
+
+/** How many other pool ports a launch tries when Docker finds a port held by another process. */
+const PORT_RETRIES = 5;
+
+export interface LaunchDeps {
+  store: Store;
+  engine: ContainerEngine;
+  pool: PortPool;
+  config: Pick<Config, 'scope' | 'bindIp'>;
+  clock: Clock;
+  log: Logger;
+}
+
+export class LaunchSaga {
+  constructor(private readonly deps: LaunchDeps) {}
+
+  /** Where the bot itself probes a published port. */
+  private probeUrl(port: number, path: string): string {
+    const ip = this.deps.config.bindIp;
+    const host = ip === '0.0.0.0' ? '127.0.0.1' : ip === '::' ? '[::1]' : ip.includes(':') ? `[${ip}]` : ip;
+    return `http://${host}:${port}${path}`;
+  }
+
+  /** Create, start, wait for health; on any failure the container is removed and the port freed. */
+  async start(
+    name: string,
+    template: Template,
+    firstPort: number,
+    owner: string,
+    onProgress?: (line: string) => void,
+  ): Promise<InstanceRecord> {
+    const { store, engine, pool, clock, config, log } = this.deps;
+    let port = firstPort;
+    let containerId: string | undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          containerId = await engine.createAndStart({
+            name: containerName(name),
+            image: template.image,
+            labels: instanceLabels({
+              scope: config.scope,
+              instance: name,
+              owner,
+              template: template.name,
+              port,
+            }),
+            env: { ...template.env, SS_OWNER: owner, SS_INSTANCE: name },
+            command: template.command,
+            containerPort: template.containerPort,
+            hostPort: port,
+            bindIp: config.bindIp,
+            memoryBytes: template.memoryBytes,
+            nanoCpus: template.nanoCpus,
+          });
+          break;
+        } catch (err) {
+          if (!(err instanceof UserError && err.kind === 'port-taken') || attempt >= PORT_RETRIES) throw err;
+          const taken = port;
+          port = await store.update((doc) => {
+            pool.setAside(doc, taken, 'held by another process', clock.now());
+            audit(doc, {
+              at: clock.now(),
+              actor: owner,
+              action: 'set-aside',
+              instance: name,
+              reason: `port ${taken}`,
+            });
+            const next = pool.reserve(doc, name, clock.now());
+            const record = doc.instances[name];
+            if (record) record.port = next;
+            return next;
+          });
+          log.warn(
+            { instance: name, port: taken, next: port },
+            'host port held by another process; set aside',
+          );
+          onProgress?.(`Port ${taken} is held by another process; trying ${port}.`);
+        }
+      }
+      onProgress?.(`Container started on port ${port}; waiting for ${template.healthPath} to answer.`);
+      const id = containerId;
+      const healthy = await waitForHttp(this.probeUrl(port, template.healthPath), {
+        timeoutMs: template.startTimeoutMs,
+        stillAlive: async () => {
+          const details = await engine.inspect(id);
+          if (details?.state !== 'running') {
+            const code = details?.exitCode ?? 'unknown';
+            throw new UserError(
+              'unhealthy',
+              `${name} exited with code ${code} while starting; it was removed and its port freed.`,
+              await this.tail(id),
+            );
+          }
+        },
+      });
+      if (!healthy) {
+        throw new UserError(
+          'unhealthy',
+          `${name} did not answer on ${template.healthPath} within ${formatDuration(template.startTimeoutMs)}; it was removed and its port freed.`,
+          await this.tail(id),
+        );
+      }
+      return await store.update((doc) => {
+        const record = doc.instances[name];
+        if (!record) throw new UserError('conflict', `${name} was stopped while it was starting.`);
+        record.state = 'running';
+        record.containerId = id;
+        record.lastActivityAt = clock.now();
+        pool.markInUse(doc, port, name, clock.now());
+        audit(doc, {
+          at: clock.now(),
+          actor: owner,
+          action: 'launch',
+          instance: name,
+          template: template.name,
+        });
+        return record;
+      });
+    } catch (err) {
+      await this.abandon(name, containerId, err);
+      throw err;
+    }
+  }
+
+  private async tail(containerId: string): Promise<string[]> {
+    try {
+      return await this.deps.engine.logs(containerId, 20);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Undo a failed launch: container removed, record closed, port freed. Best effort, logged. */
+  private async abandon(name: string, containerId: string | undefined, cause: unknown): Promise<void> {
+    const { store, pool, log } = this.deps;
+    try {
+      await this.removeContainer(name, containerId);
+    } catch (err) {
+      log.error(
+        { instance: name, err: describeError(err) },
+        'could not remove the container of a failed launch',
+      );
+    }
+    try {
+      await store.update((doc) => {
+        closeRecord(doc, pool, name);
+      });
+    } catch (err) {
+      log.error({ instance: name, err: describeError(err) }, 'could not close the record of a failed launch');
+    }
+    log.info({ instance: name, cause: describeError(cause) }, 'launch abandoned');
+  }
+
+  /**
+   * Removes the instance's container: by id when known, else only containers carrying this
+   * scope's labels for `name`. Never by bare name: `spreadserve-<name>` may belong to another
+   * bot on the same host (a launch refused because that name exists must not remove it).
+   */
+  async removeContainer(name: string, containerId: string | undefined): Promise<void> {
+    const { engine, config } = this.deps;
+    if (containerId !== undefined) return engine.remove(containerId);
+    const ours = await engine.list({ ...managedFilter(config.scope), [LABEL.instance]: name });
+    for (const c of ours) await engine.remove(c.id);
+  }
+}
