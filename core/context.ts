@@ -22,7 +22,7 @@ import { type GroupDirectory, Policy } from './policy.ts';
 import { PortPool } from './port-pool.ts';
 import { Reclaimer } from './reclaim.ts';
 import { type ReconcileReport, reconcile } from './reconcile.ts';
-import { createReclaimSchedule } from './schedule.ts';
+import { createReclaimSchedule, type ReclaimSchedule } from './schedule.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
 
 /** What commands may use: the core's services, never the engine or the store. */
@@ -38,13 +38,6 @@ export interface Core {
   policy: Policy;
   clock: Clock;
   log: Logger;
-}
-
-/** The reclaim schedule (core/schedule.ts), made once the reclaimer exists. */
-export interface ReclaimSchedule extends NextPass {
-  start(): void;
-  /** Stops the ticks, then resolves once a running pass has finished. */
-  stop(): Promise<void>;
 }
 
 /** Everything a composition root holds: the core, what lies under it, and the lifecycle. */

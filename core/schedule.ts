@@ -7,9 +7,16 @@ import cron, { type Logger as CronLogger } from 'node-cron';
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { ConfigError } from './config.ts';
-import type { ReclaimSchedule } from './context.ts';
+import type { NextPass } from './health.ts';
 import type { ReclaimReport } from './notifier.ts';
 import type { Reclaimer } from './reclaim.ts';
+
+/** The reclaim schedule, made once the reclaimer exists; started when the front end is up. */
+export interface ReclaimSchedule extends NextPass {
+  start(): void;
+  /** Stops the ticks, then resolves once a running pass has finished. */
+  stop(): Promise<void>;
+}
 
 export interface ReclaimScheduleOptions {
   /** A 5-field cron expression, or 6 with seconds first (RECLAIM_CRON). */
