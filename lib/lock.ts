@@ -1,20 +1,18 @@
-// Lock files holding the owner's pid: one process owns a store, one run uses a test scope or the
-// bench at a time. A lock whose process is gone is taken over. This module imports nothing of
-// the project, so store/ may use it.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Kernel file locks: one process owns a store, one run uses a test scope or the bench at a time.
+// The lock is an OFD lock (fs-native-extensions) on an open descriptor of the lock file, so the
+// kernel releases it however the holder ends (exit, SIGKILL, OOM, container restart); no pid has
+// to be guessed about. The holder writes its pid into the file for people to read, nothing more.
+// The file is never deleted: deleting a lock file lets two processes lock two different files.
+// This module imports nothing of the project, so store/ may use it.
+import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import fsx from 'fs-native-extensions';
 
-const held = new Set<string>();
+/** Locks this process holds: the descriptor, and how many holders in this process share it. */
+const held = new Map<string, { fd: number; count: number }>();
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function holderOf(file: string): number | null {
+/** The pid the holder recorded in the lock file, or null when it cannot be read (yet). */
+export function recordedHolder(file: string): number | null {
   try {
     const pid = Number(readFileSync(file, 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 ? pid : null;
@@ -24,27 +22,53 @@ function holderOf(file: string): number | null {
 }
 
 /**
- * Takes the lock at `file` for this process; returns null when it is ours now (or already was),
- * or the pid of the live process holding it. Released by unlock(), or when this process exits.
+ * Takes the lock at `file` for this process; returns null when it is ours now (or already was:
+ * holders in one process share it, counted), or the pid another process holds it under (0 when
+ * it has not recorded one). Released by unlock(), or by the kernel when this process ends.
+ * Throws when the lock file cannot be opened (e.g. an unwritable folder).
  */
 export function tryLock(file: string): number | null {
-  try {
-    writeFileSync(file, String(process.pid), { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const holder = holderOf(file);
-    if (holder !== null && holder !== process.pid && processAlive(holder)) return holder;
-    writeFileSync(file, String(process.pid)); // stale (or ours): take it over
+  const key = path.resolve(file);
+  const mine = held.get(key);
+  if (mine) {
+    mine.count++;
+    return null;
   }
-  if (held.size === 0) process.once('exit', () => held.forEach(unlock));
-  held.add(file);
+  const fd = openSync(key, 'a+');
+  let locked = false;
+  try {
+    locked = fsx.tryLock(fd);
+  } finally {
+    if (!locked) closeSync(fd);
+  }
+  if (!locked) return recordedHolder(key) ?? 0;
+  held.set(key, { fd, count: 1 });
+  try {
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`);
+  } catch {
+    // the pid is for people to read; a full disk must not cost the lock
+  }
   return null;
 }
 
-/** Releases a lock this process holds; a lock another process holds is left alone. */
+/** Whether this process holds the lock at `file`. */
+export function holdsLock(file: string): boolean {
+  return held.has(path.resolve(file));
+}
+
+/** Releases one hold of a lock this process holds (the last one unlocks); others are left alone. */
 export function unlock(file: string): void {
-  held.delete(file);
-  if (holderOf(file) === process.pid) rmSync(file, { force: true });
+  const key = path.resolve(file);
+  const mine = held.get(key);
+  if (!mine) return;
+  if (--mine.count > 0) return;
+  held.delete(key);
+  try {
+    fsx.unlock(mine.fd);
+  } finally {
+    closeSync(mine.fd); // closing the descriptor releases an OFD lock in any case
+  }
 }
 
 /** Waits, polling, until the lock is ours; throws after timeoutMs naming the holder. */

@@ -1,184 +1,244 @@
 // The JSON store: one lowdb file (the only lowdb import), validated by the zod schema on open.
 // Every mutation goes through update(fn): fn runs synchronously on a copy of the document, so
 // mutations are serialised by construction and a throwing fn changes nothing; the writes of
-// updates issued together are grouped into one atomic file write (steno: temp file + rename).
+// updates issued together are grouped into one atomic, durable file write (durable-file.ts:
+// fsynced temp file + rename). One process owns the store through a kernel lock on `<file>.lock`
+// (lib/lock.ts); another opens it read-only and takes it over by itself when the owner ends.
+// A failed write is retried, then the store is read-only until a write succeeds again.
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
-import { TextFile } from 'lowdb/node';
 import { UserError } from '../lib/errors.ts';
 import { tryLock, unlock } from '../lib/lock.ts';
+import { Draft } from './draft.ts';
+import { DurableTextFile } from './durable-file.ts';
+import {
+  errorCode,
+  isTransientWriteError,
+  openFault,
+  ownedBy,
+  type ReadOnlyState,
+  WRITE_RETRY_DELAYS_MS,
+  writeFault,
+} from './faults.ts';
 import { emptyDoc, type StoreDoc, storeDocSchema } from './schema.ts';
 
 export type ReadonlyDoc = Readonly<StoreDoc>;
 
-/**
- * A copy-on-access view of the document for one update: a part is copied only when fn touches
- * it, so appending to a 10,000-entry audit trail does not clone the whole document. Audit, build
- * and port entries are never changed once written, so a shallow copy of those is enough.
- */
-class Draft {
-  readonly doc: StoreDoc;
-  private readonly copies: Partial<StoreDoc> = {};
-
-  constructor(private readonly base: StoreDoc) {
-    const draft = { version: base.version } as StoreDoc;
-    const copiers: { [K in Exclude<keyof StoreDoc, 'version'>]: (v: StoreDoc[K]) => StoreDoc[K] } = {
-      instances: structuredClone,
-      // Port entries are replaced, never changed in place (the pool freezes the ones it makes),
-      // so copying the map is enough: taking a port stays cheap as the pool fills.
-      ports: (ports) => ({ ...ports }),
-      reclaim: structuredClone,
-      builds: (a) => a.slice(),
-      audit: (a) => a.slice(),
-    };
-    for (const key of Object.keys(copiers) as (keyof typeof copiers)[]) {
-      Object.defineProperty(draft, key, {
-        enumerable: true,
-        get: () => {
-          if (!(key in this.copies))
-            (this.copies as Record<string, unknown>)[key] = copiers[key](base[key] as never);
-          return this.copies[key];
-        },
-        set: (value: unknown) => {
-          (this.copies as Record<string, unknown>)[key] = value;
-        },
-      });
-    }
-    this.doc = draft;
-  }
-
-  /** The new document: the parts fn touched, the rest shared with the old one. */
-  commit(): StoreDoc {
-    return { ...this.base, ...this.copies };
-  }
+/** Where the store says what it did by itself (pino's Logger fits). */
+export interface StoreLog {
+  info(context: Record<string, unknown>, message: string): void;
+  warn(context: Record<string, unknown>, message: string): void;
 }
 
+export interface StoreOptions {
+  /** Where the store reports taking over, write faults and their end; nowhere when absent. */
+  log?: StoreLog;
+  /** How often a store owned by another process tries to take it over (default 500 ms). */
+  takeOverEveryMs?: number;
+  /** How often a store read-only after a failed write tries to write again (default 2 s). */
+  rewriteEveryMs?: number;
+  /** Called once this process has taken the store over from an owner that ended, and can write. */
+  onTakeOver?: () => void;
+}
+
+const silent: StoreLog = { info: () => undefined, warn: () => undefined };
+
 export class Store {
-  private doc: StoreDoc;
-  /** The text last written (or read): what the file holds, to roll back to when a write fails. */
-  private committed: string;
-  /** What the user can do about a read-only store. */
-  private readOnlyFix = 'fix or move the file and restart the bot';
+  private doc: StoreDoc = emptyDoc();
+  /** The document the file holds: what a failed write rolls back to. */
+  private durable: StoreDoc = this.doc;
+  /** Why the store refuses writes, or null when it is writable. */
+  private state: ReadOnlyState | null = null;
+  /** Bumped when a failed write rolls the document back: updates applied before it are lost. */
+  private epoch = 0;
+  /** The error a rolled-back write failed with, for the updates it took with it. */
+  private rollbackError: UserError | null = null;
   private flushQueued: Promise<void> | null = null;
   private flushRunning: Promise<void> = Promise.resolve();
+  /** Whether this store took the lock (and must release it on close). */
+  private locked = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly log: StoreLog;
+  private readonly db: Low<string>;
+  private readonly adapter: DurableTextFile;
 
   private constructor(
     readonly file: string,
-    private readonly db: Low<string>,
-    doc: StoreDoc,
-    text: string,
-    /** Why the store refuses writes, or null when it is writable. */
-    private readOnlyReason: string | null,
+    private readonly options: StoreOptions,
   ) {
-    this.doc = doc;
-    this.committed = text;
+    this.log = options.log ?? silent;
+    this.adapter = new DurableTextFile(file);
+    this.db = new Low<string>(this.adapter, '');
+  }
+
+  /** The kernel lock file beside the store; it stays on disk (deleting it would split the lock). */
+  get lockFile(): string {
+    return `${this.file}.lock`;
   }
 
   /**
    * Opens (or creates) the store. A file that does not parse or fails the schema is left
-   * untouched: the store opens read-only, serving the empty document, and says why.
+   * untouched: the store opens read-only, serving the empty document, and says why. A store
+   * another process owns opens read-only, serving the file as it is, and is taken over (re-read
+   * and writable) by itself once that process ends, however it ends.
    */
-  static async open(file: string): Promise<Store> {
-    const store = await Store.openFile(file);
-    if (store.writable) {
-      // One process owns a store (lowdb's temp file name is fixed, so two writers would collide).
-      const owner = tryLock(`${store.file}.lock`);
-      if (owner !== null) {
-        store.readOnlyReason = `another SpreadServe process (pid ${owner}) owns it`;
-        store.readOnlyFix = 'one process owns the store at a time: stop that one first, or use it instead';
-      }
+  static async open(file: string, options: StoreOptions = {}): Promise<Store> {
+    const store = new Store(path.resolve(file), options);
+    try {
+      await mkdir(path.dirname(store.file), { recursive: true });
+    } catch (err) {
+      // mkdir -p says EEXIST when a part of the path is a file: say what that means.
+      const code = errorCode(err) === 'EEXIST' ? 'ENOTDIR' : errorCode(err);
+      store.state = openFault(`its folder cannot be created (${code})`);
+      return store;
     }
+    const holder = store.tryTakeLock();
+    await store.load();
+    if (holder !== null && store.state?.cause === 'owned') store.watch('owned');
     return store;
   }
 
-  private static async openFile(file: string): Promise<Store> {
-    const absolute = path.resolve(file);
-    const adapter = new TextFile(absolute);
-    const db = new Low<string>(adapter, '');
+  /** Tries the lock once; null when it is ours, else the holder's pid (0 when unknown). */
+  private tryTakeLock(): number | null {
+    try {
+      const holder = tryLock(this.lockFile);
+      this.locked = holder === null;
+      if (holder !== null) this.state = ownedBy(holder);
+      return holder;
+    } catch (err) {
+      this.state = openFault(`its lock file cannot be opened (${errorCode(err)})`);
+      return null;
+    }
+  }
+
+  /** Reads the file into the document: at open, and again on taking the store over. */
+  private async load(): Promise<void> {
     let text: string | null;
     try {
-      text = await adapter.read();
+      text = await this.adapter.read();
     } catch (err) {
-      return Store.readOnly(
-        absolute,
-        db,
-        `it cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
-      );
+      this.state = openFault(`it cannot be read (${errorCode(err)})`);
+      return;
     }
     if (text === null) {
+      this.doc = this.durable = emptyDoc();
+      if (!this.locked) return;
+      this.state = null;
       try {
-        await mkdir(path.dirname(absolute), { recursive: true });
-      } catch (err) {
-        return Store.readOnly(
-          absolute,
-          db,
-          `its folder cannot be created (${(err as NodeJS.ErrnoException).code ?? err})`,
-        );
-      }
-      const store = new Store(absolute, db, emptyDoc(), '', null);
-      try {
-        await store.update(() => undefined); // creates the file now, so an unwritable path shows at start
+        await this.update(() => undefined); // creates the file now, so an unwritable path shows at start
       } catch (err) {
         // The failed write made the store read-only and says why; open it read-only, as documented.
-        if (store.writable) throw err;
+        if (this.writable) throw err;
       }
-      return store;
+      return;
     }
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (err) {
-      return Store.readOnly(absolute, db, `it is not valid JSON (${(err as Error).message})`);
+      this.state = openFault(`it is not valid JSON (${(err as Error).message})`);
+      return;
     }
     const parsed = storeDocSchema.safeParse(json);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
       const where = first ? `${first.path.join('.') || 'the document'}: ${first.message}` : 'unknown';
-      return Store.readOnly(absolute, db, `it does not match the store schema (${where})`);
+      this.state = openFault(`it does not match the store schema (${where})`);
+      return;
     }
-    let reason: string | null = null;
+    this.doc = this.durable = parsed.data;
+    if (!this.locked) return;
     try {
-      await access(absolute, constants.W_OK);
-      await access(path.dirname(absolute), constants.W_OK);
+      await access(this.file, constants.W_OK);
+      await access(path.dirname(this.file), constants.W_OK);
+      this.state = null;
     } catch (err) {
-      reason = `it is not writable (${(err as NodeJS.ErrnoException).code ?? err})`;
+      this.state = openFault(`it is not writable (${errorCode(err)})`);
     }
-    return new Store(absolute, db, parsed.data, text, reason);
   }
 
-  private static readOnly(file: string, db: Low<string>, reason: string): Store {
-    return new Store(file, db, emptyDoc(), '', reason);
+  /**
+   * Retries, every few hundred ms while another process owns the store (taking it over), or
+   * every few seconds after a failed write (rewriting the last durable document). Unref'd: it
+   * never keeps a process alive.
+   */
+  private watch(cause: 'owned' | 'write'): void {
+    if (this.timer !== null || this.closed) return;
+    const everyMs =
+      cause === 'owned' ? (this.options.takeOverEveryMs ?? 500) : (this.options.rewriteEveryMs ?? 2_000);
+    const tick = cause === 'owned' ? () => this.tryTakeOver() : () => this.tryRewrite();
+    this.timer = setInterval(() => void tick(), everyMs);
+    this.timer.unref();
   }
 
-  /** Releases the store's lock, after the last write is on disk. */
+  private stopWatching(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async tryTakeOver(): Promise<void> {
+    let holder: number | null;
+    try {
+      holder = tryLock(this.lockFile);
+    } catch {
+      return; // the lock file is out of reach for now: try again on the next tick
+    }
+    if (holder !== null) {
+      this.state = ownedBy(holder); // the owner may have changed
+      return;
+    }
+    this.locked = true;
+    this.stopWatching();
+    if (this.closed) return this.releaseLock();
+    await this.load(); // still read-only (owned) until the file is read: no update lands on the old document
+    if (this.state === null) {
+      this.log.info({ file: this.file }, 'took over the store: its owner ended');
+      this.options.onTakeOver?.();
+    } else this.log.warn({ file: this.file }, `took over the store, but ${this.readOnlyMessage}`);
+  }
+
+  private async tryRewrite(): Promise<void> {
+    if (this.state?.cause !== 'write' || this.flushQueued) return;
+    await this.update(() => undefined).catch(() => undefined);
+  }
+
+  private releaseLock(): void {
+    if (this.locked) unlock(this.lockFile);
+    this.locked = false;
+  }
+
+  /** Stops retrying and releases the store's lock, after the last write is on disk. */
   async close(): Promise<void> {
+    this.closed = true;
+    this.stopWatching();
     await this.flushed();
-    if (this.writable) unlock(`${this.file}.lock`);
+    this.releaseLock();
   }
 
   get writable(): boolean {
-    return this.readOnlyReason === null;
+    return this.state === null;
   }
 
   /** One sentence saying why writes are refused, or null. */
   get readOnlyMessage(): string | null {
-    return this.readOnlyReason === null ? null : this.readOnlySentence(this.readOnlyReason);
+    return this.state === null ? null : this.sentence(this.state);
   }
 
-  private readOnlySentence(reason: string): string {
-    return `The store ${this.file} is read-only because ${reason}; ${this.readOnlyFix}.`;
+  private sentence(state: ReadOnlyState): string {
+    return `The store ${this.file} is read-only because ${state.reason}; ${state.fix}.`;
   }
 
   /** Throws the read-only UserError when the store refuses writes. */
   assertWritable(): void {
-    if (this.readOnlyReason !== null) throw this.readOnlyError(this.readOnlyReason);
+    if (this.state !== null) throw this.readOnlyError(this.state);
   }
 
-  private readOnlyError(reason: string, cause?: unknown): UserError {
+  private readOnlyError(state: ReadOnlyState, cause?: unknown): UserError {
     const options = cause === undefined ? undefined : { cause };
-    return new UserError('read-only', this.readOnlySentence(reason), [], options);
+    return new UserError('read-only', this.sentence(state), [], options);
   }
 
   /** The current document. Do not mutate it: use update(). */
@@ -189,9 +249,11 @@ export class Store {
   /**
    * Applies fn to a copy of the document and resolves once the result is on disk.
    * fn is synchronous, so two updates can never interleave; if it throws, nothing changes.
+   * After a failed write (read-only, cause 'write') updates still try: the first to succeed
+   * makes the store writable again. An update that rejects changed nothing, in memory or on disk.
    */
   async update<T>(fn: (doc: StoreDoc) => T): Promise<T> {
-    this.assertWritable();
+    if (this.state !== null && this.state.cause !== 'write') throw this.readOnlyError(this.state);
     const draft = new Draft(this.doc);
     const result = fn(draft.doc);
     if (result instanceof Promise) {
@@ -199,34 +261,56 @@ export class Store {
       throw new Error('store.update takes a synchronous function');
     }
     this.doc = draft.commit();
+    const epoch = this.epoch;
     await this.scheduleFlush();
+    // A write that failed after fn ran rolled the document back, this change with it.
+    if (epoch !== this.epoch && this.rollbackError) throw this.rollbackError;
     return result;
   }
 
   /** Groups every update made before the next write starts into that one write. */
   private scheduleFlush(): Promise<void> {
     if (this.flushQueued) return this.flushQueued;
-    const queued = this.flushRunning.then(async () => {
+    const queued = this.flushRunning.then(() => {
       this.flushQueued = null;
-      // An earlier write failed and rolled the document back, discarding these updates too.
-      this.assertWritable();
-      const text = `${JSON.stringify(this.doc, null, 2)}\n`;
-      this.db.data = text;
-      try {
-        await this.db.write();
-        this.committed = text;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? String(err);
-        const reason = `writing it failed (${code})`;
-        this.readOnlyReason = reason;
-        // Back to what the file holds; updates in this write are reported as failed.
-        this.doc = this.committed ? storeDocSchema.parse(JSON.parse(this.committed)) : emptyDoc();
-        throw this.readOnlyError(reason, err);
-      }
+      return this.flush();
     });
     this.flushQueued = queued;
     this.flushRunning = queued.catch(() => undefined);
     return queued;
+  }
+
+  /** Writes the document, retrying a transient failure; on failure rolls back and goes read-only. */
+  private async flush(): Promise<void> {
+    const doc = this.doc;
+    this.db.data = `${JSON.stringify(doc, null, 2)}\n`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.db.write();
+        break;
+      } catch (err) {
+        const delay = WRITE_RETRY_DELAYS_MS[attempt];
+        if (delay !== undefined && isTransientWriteError(err)) {
+          await new Promise((r) => setTimeout(r, delay));
+          continue;
+        }
+        const fault = writeFault(err);
+        if (this.state?.cause !== 'write') this.log.warn({ file: this.file, err }, this.sentence(fault));
+        this.state = fault;
+        // Back to what the file holds; the updates in this write, and any applied since, fail.
+        this.doc = this.durable;
+        this.epoch++;
+        this.rollbackError = this.readOnlyError(fault, err);
+        this.watch('write');
+        throw this.rollbackError;
+      }
+    }
+    this.durable = doc;
+    if (this.state?.cause === 'write') {
+      this.state = null;
+      this.stopWatching();
+      this.log.info({ file: this.file }, 'the store is writable again: a write succeeded');
+    }
   }
 
   /** Resolves when every update issued so far is on disk (or failed). */
