@@ -1,6 +1,9 @@
 // The launch saga's second half: create and start the container (trying other pool ports when
 // Docker finds one held by another process), wait until it answers its health path, and record
 // it running. On any failure the container is removed and the record closed, freeing the port.
+// When the engine did not answer, the record is closed at once and the container is looked for
+// afterwards for a while: a create or start the engine carries out once it answers again leaves a
+// container nobody asked to keep.
 import type { ContainerEngine } from '../engine/types.ts';
 import type { Clock } from '../lib/clock.ts';
 import { formatDuration } from '../lib/duration.ts';
@@ -18,6 +21,17 @@ import type { Template } from './templates.ts';
 
 /** How many other pool ports a launch tries when Docker finds a port held by another process. */
 const PORT_RETRIES = 5;
+
+/** After a launch failed on an engine that did not answer, when to look for its container
+ * (ms after the failure, one pass each): bounded in count and, with the calls' own bounds, time. */
+const SWEEP_DELAYS_MS = [0, 1_000, 2_000, 3_000, 5_000, 10_000, 20_000, 30_000, 60_000];
+/** Two answered passes this far apart that find nothing end the search: a create still queued
+ * in an engine that just came back has completed by then. */
+const SWEEP_SETTLE_MS = 2_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+const engineDidNotAnswer = (err: unknown) => err instanceof UserError && err.kind === 'engine-unreachable';
 
 export interface LaunchDeps {
   store: Store;
@@ -148,16 +162,24 @@ export class LaunchSaga {
     }
   }
 
-  /** Undo a failed launch: container removed, record closed, port freed. Best effort, logged. */
+  /**
+   * Undo a failed launch: container removed, record closed, port freed. Best effort, logged. When
+   * the engine did not answer (or the removal failed), the record is closed without waiting for it
+   * and the container is looked for afterwards (`sweep`).
+   */
   private async abandon(name: string, containerId: string | undefined, cause: unknown): Promise<void> {
     const { store, pool, log } = this.deps;
-    try {
-      await this.removeContainer(name, containerId);
-    } catch (err) {
-      log.error(
-        { instance: name, err: describeError(err) },
-        'could not remove the container of a failed launch',
-      );
+    let removed = false;
+    if (!engineDidNotAnswer(cause)) {
+      try {
+        await this.removeContainer(name, containerId);
+        removed = true;
+      } catch (err) {
+        log.error(
+          { instance: name, err: describeError(err) },
+          'could not remove the container of a failed launch',
+        );
+      }
     }
     try {
       await store.update((doc) => {
@@ -167,6 +189,58 @@ export class LaunchSaga {
       log.error({ instance: name, err: describeError(err) }, 'could not close the record of a failed launch');
     }
     log.info({ instance: name, cause: describeError(cause) }, 'launch abandoned');
+    if (!removed) {
+      void this.sweep(name).catch((err: unknown) =>
+        log.error(
+          { instance: name, err: describeError(err) },
+          'the search for a failed launch container failed',
+        ),
+      );
+    }
+  }
+
+  /**
+   * Looks for the containers of a failed launch (this scope's labels for `name`, never the bare
+   * name) for a while after it, and removes what it finds: until two answered passes
+   * SWEEP_SETTLE_MS apart find nothing, or SWEEP_DELAYS_MS runs out. Stops as soon as the store
+   * holds a record of that name again (a new launch; what it meets is its own to handle).
+   */
+  private async sweep(name: string): Promise<void> {
+    const { engine, store, config, log } = this.deps;
+    let quietSince: number | undefined;
+    for (const delay of SWEEP_DELAYS_MS) {
+      await sleep(delay);
+      if (store.read().instances[name]) return;
+      let found: string[];
+      try {
+        found = (await engine.list({ ...managedFilter(config.scope), [LABEL.instance]: name })).map(
+          (c) => c.id,
+        );
+        for (const id of found) await engine.remove(id);
+      } catch (err) {
+        quietSince = undefined;
+        log.debug(
+          { instance: name, err: describeError(err) },
+          'no answer yet about a failed launch container',
+        );
+        continue;
+      }
+      if (found.length > 0) {
+        log.warn(
+          { instance: name, containers: found },
+          'removed the container of a failed launch, found after it',
+        );
+        quietSince = undefined;
+      } else if (quietSince === undefined) {
+        quietSince = Date.now();
+      } else if (Date.now() - quietSince >= SWEEP_SETTLE_MS) {
+        return;
+      }
+    }
+    log.warn(
+      { instance: name },
+      'gave up looking for the container of a failed launch; reconcile removes it if it appears',
+    );
   }
 
   /**

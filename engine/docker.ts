@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-fs';
+import { withDeadline } from '../lib/concurrency.ts';
 import { assertContextDir, BuildOutput, buildOptions, commitChanges } from './docker-build.ts';
 import {
   detailsOf,
@@ -13,6 +14,7 @@ import {
   imageOf,
   isDict,
   num,
+  type StatsAnswer,
   sampleOf,
   summaryOf,
   toEnvList,
@@ -28,6 +30,13 @@ import {
 } from './docker-errors.ts';
 import { type DockerTarget, modemOptions, parseDockerHost } from './docker-host.ts';
 import { abortable, demuxLogLines } from './docker-streams.ts';
+import {
+  DOCKER_TIMEOUTS,
+  type DockerEngineOptions,
+  type DockerTimeouts,
+  isUnanswered,
+  unanswered,
+} from './docker-timeouts.ts';
 import {
   type BuildRequest,
   type CommitRequest,
@@ -49,27 +58,65 @@ const HARDENING = { SecurityOpt: ['no-new-privileges'], Init: true };
 export class DockerEngine implements ContainerEngine {
   private readonly docker: Docker;
   private readonly target: DockerTarget;
+  readonly timeouts: Readonly<DockerTimeouts>;
 
-  constructor(options: { dockerHost?: string } = {}) {
+  constructor(options: DockerEngineOptions = {}) {
     this.target = parseDockerHost(options.dockerHost);
     this.docker = new Docker(modemOptions(this.target));
+    this.timeouts = { ...DOCKER_TIMEOUTS, ...options.timeouts };
   }
 
-  /** Runs one engine call; 404 answers become `onMissing()` when given, other errors go through the mapper. */
-  private async call<T>(fn: () => Promise<T>, onMissing?: () => T): Promise<T> {
+  /**
+   * Runs one engine call within `ms` (its request aborted past it, failing with "Docker did not
+   * answer within N."); 404 answers become `onMissing()` when given, other errors go through the
+   * mapper.
+   */
+  private async call<T>(
+    ms: number,
+    fn: (signal: AbortSignal) => Promise<T>,
+    onMissing?: () => T,
+  ): Promise<T> {
     try {
-      return await fn();
+      return await withDeadline(ms, unanswered(ms), fn);
     } catch (err) {
       if (onMissing && statusOf(err) === 404) return onMissing();
       throw unreachableError(err, this.target.display);
     }
   }
 
+  /** A call bounded by its caller's signal instead (builds, the install run): errors mapped only. */
+  private async unbounded<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw unreachableError(err, this.target.display);
+    }
+  }
+
+  /**
+   * A GET of the Engine API that its signal really aborts: @types/dockerode 4 types no signal on
+   * ping and stats, and dockerode 5 drops the one given to an image inspect.
+   */
+  private get(path: string, abortSignal: AbortSignal, query?: Record<string, unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial(
+        {
+          path: query ? `${path}?` : path,
+          method: 'GET',
+          options: query,
+          abortSignal,
+          statusCodes: { 200: true, 404: 'no such object', 500: 'server error' },
+        },
+        (err, data) => (err ? reject(err) : resolve(data)),
+      );
+    });
+  }
+
   /** Creates a container; a missing image or a taken name becomes a UserError. */
   private create(options: Docker.ContainerCreateOptions & { name: string; Image: string }) {
-    return this.call(async () => {
+    return this.call(this.timeouts.quickMs, async (abortSignal) => {
       try {
-        return await this.docker.createContainer(options);
+        return await this.docker.createContainer({ ...options, abortSignal });
       } catch (err) {
         throw createError(err, options.name, options.Image);
       }
@@ -77,7 +124,7 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async ping(): Promise<void> {
-    await this.call(() => this.docker.ping());
+    await this.call(this.timeouts.quickMs, (abortSignal) => this.get('/_ping', abortSignal));
   }
 
   async createAndStart(spec: ContainerSpec): Promise<string> {
@@ -97,10 +144,13 @@ export class DockerEngine implements ContainerEngine {
       },
     });
     try {
-      await this.call(() => container.start());
+      await this.call(this.timeouts.quickMs, (abortSignal) => container.start({ abortSignal }));
     } catch (err) {
-      // A container that never started is useless and would hold its name: remove it.
-      await this.remove(container.id).catch(() => undefined);
+      // A container that never started is useless and would hold its name: remove it, unless the
+      // engine did not answer (another call would only wait as long again; the caller sweeps later).
+      if (!isUnanswered(err)) {
+        await this.remove(container.id).catch(() => undefined);
+      }
       throw startError(err, spec);
     }
     return container.id;
@@ -109,20 +159,24 @@ export class DockerEngine implements ContainerEngine {
   async remove(idOrName: string): Promise<void> {
     // force: kill (no stop grace period) and remove in one call.
     await this.call(
-      () => this.docker.getContainer(idOrName).remove({ force: true }),
+      this.timeouts.quickMs,
+      (abortSignal) => this.docker.getContainer(idOrName).remove({ force: true, abortSignal }),
       () => undefined,
     );
   }
 
   async list(labels: Labels): Promise<ContainerSummary[]> {
     const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
-    const rows = await this.call(() => this.docker.listContainers({ all: true, filters: { label } }));
+    const rows = await this.call(this.timeouts.quickMs, (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label }, abortSignal }),
+    );
     return rows.map(summaryOf);
   }
 
   async inspect(idOrName: string): Promise<ContainerDetails | null> {
     const info = await this.call<Docker.ContainerInspectInfo | null>(
-      () => this.docker.getContainer(idOrName).inspect(),
+      this.timeouts.quickMs,
+      (abortSignal) => this.docker.getContainer(idOrName).inspect({ abortSignal }),
       () => null,
     );
     return info === null ? null : detailsOf(info);
@@ -130,10 +184,11 @@ export class DockerEngine implements ContainerEngine {
 
   async logs(idOrName: string, lines: number): Promise<string[]> {
     const buf = await this.call(
-      () =>
+      this.timeouts.logsMs,
+      (abortSignal) =>
         this.docker
           .getContainer(idOrName)
-          .logs({ stdout: true, stderr: true, tail: lines, timestamps: false }),
+          .logs({ stdout: true, stderr: true, tail: lines, timestamps: false, abortSignal }),
       () => noSuchContainer(idOrName),
     );
     return demuxLogLines(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
@@ -142,7 +197,12 @@ export class DockerEngine implements ContainerEngine {
   async stats(idOrName: string): Promise<NetworkSample> {
     // one-shot: answered at the next collector tick instead of waiting for two samples (~2 s).
     const stats = await this.call(
-      () => this.docker.getContainer(idOrName).stats({ stream: false, 'one-shot': true }),
+      this.timeouts.quickMs,
+      (abortSignal) =>
+        this.get(`/containers/${idOrName}/stats`, abortSignal, {
+          stream: false,
+          'one-shot': true,
+        }) as Promise<StatsAnswer>,
       () => noSuchContainer(idOrName),
     );
     return sampleOf(stats);
@@ -150,7 +210,8 @@ export class DockerEngine implements ContainerEngine {
 
   async inspectImage(tag: string): Promise<ImageInfo | null> {
     const info = await this.call<Docker.ImageInspectInfo | null>(
-      () => this.docker.getImage(tag).inspect(),
+      this.timeouts.quickMs,
+      (abortSignal) => this.get(`/images/${tag}/json`, abortSignal) as Promise<Docker.ImageInspectInfo>,
       () => null,
     );
     return info === null ? null : imageOf(tag, info);
@@ -164,7 +225,7 @@ export class DockerEngine implements ContainerEngine {
     await abortable(signal, 'The build was stopped.', async () => {
       let output: NodeJS.ReadableStream;
       try {
-        output = await this.call(() =>
+        output = await this.unbounded(() =>
           this.docker.buildImage(Readable.from(pack(request.contextDir)), buildOptions(request)),
         );
       } catch (err) {
@@ -203,8 +264,9 @@ export class DockerEngine implements ContainerEngine {
     });
     try {
       const result = await abortable(request.signal, 'The install was stopped.', async () => {
-        await this.call(() => container.start());
-        return this.call(() => container.wait());
+        await this.call(this.timeouts.quickMs, (abortSignal) => container.start({ abortSignal }));
+        // Runs as long as the install does: bounded by the caller's signal (BUILD_TIMEOUT).
+        return this.unbounded(() => container.wait({ abortSignal: request.signal }));
       });
       const exitCode = isDict(result) ? num(result.StatusCode) : 0;
       return { containerId: container.id, exitCode };
@@ -219,13 +281,20 @@ export class DockerEngine implements ContainerEngine {
     const { repo, tag } = splitImageTag(request.tag);
     const container = this.docker.getContainer(request.containerId);
     const info = await this.call(
-      () => container.inspect(),
+      this.timeouts.quickMs,
+      (abortSignal) => container.inspect({ abortSignal }),
       () => noSuchContainer(request.containerId),
     );
-    const base = await this.call(() => this.docker.getImage(info.Image).inspect());
+    const base = await this.call(
+      this.timeouts.quickMs,
+      (abortSignal) =>
+        this.get(`/images/${info.Image}/json`, abortSignal) as Promise<Docker.ImageInspectInfo>,
+    );
     const changes = commitChanges(request, info.Config.Labels ?? {}, imageLabels(base.Config));
     // dockerode sends an array as repeated `changes` query parameters, which the API accepts.
-    await this.call(() => container.commit({ repo, tag, changes }));
+    await this.call(this.timeouts.imageMs, (abortSignal) =>
+      container.commit({ repo, tag, changes, abortSignal }),
+    );
     const image = await this.inspectImage(request.tag);
     if (!image) throw new Error(`docker commit of ${request.containerId} made no image ${request.tag}.`);
     return image;
@@ -234,7 +303,8 @@ export class DockerEngine implements ContainerEngine {
   async removeImage(tag: string): Promise<void> {
     try {
       await this.call(
-        () => this.docker.getImage(tag).remove(),
+        this.timeouts.imageMs,
+        (abortSignal) => this.docker.getImage(tag).remove({ abortSignal }),
         () => undefined,
       );
     } catch (err) {

@@ -50,3 +50,23 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, error: string | 
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * Runs fn with a signal that aborts when `ms` pass first; rejects at that moment with `error`
+ * (or a plain Error of that text). For calls that honour a signal (an HTTP request is torn down,
+ * so sockets do not pile up); a call that ignores it still cannot hold the caller past `ms`.
+ */
+export async function withDeadline<T>(
+  ms: number,
+  error: string | Error,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const controller = new AbortController();
+  const timeout = typeof error === 'string' ? new Error(error) : error;
+  try {
+    return await withTimeout(fn(controller.signal), ms, timeout);
+  } catch (err) {
+    if (err === timeout) controller.abort(timeout);
+    throw err;
+  }
+}

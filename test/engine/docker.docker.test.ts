@@ -122,6 +122,51 @@ describe('DockerEngine on the real engine', () => {
     expect((await userError(refused.ping())).message).toMatch(/tcp:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)/);
   });
 
+  it('bounds every call on an engine that accepts and never answers, and closes its sockets', async () => {
+    // given a unix socket that accepts connections and never answers a byte
+    const dir = await mkdtemp(path.join(tmpdir(), 'ss-hung-'));
+    tempDirs.push(dir);
+    const sock = path.join(dir, 'docker.sock');
+    const open = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      s.resume(); // read (and drop) the requests, so a client's close is seen
+      open.add(s);
+      s.on('close', () => open.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    const hung = new DockerEngine({
+      dockerHost: `unix://${sock}`,
+      timeouts: { quickMs: 1000, logsMs: 1500, imageMs: 2000 },
+    });
+    try {
+      // when every kind of call is made at once
+      const t0 = Date.now();
+      const calls: [Promise<unknown>, string][] = [
+        [hung.ping(), '1s'],
+        [hung.list(TEST_LABEL), '1s'],
+        [hung.inspect('x'), '1s'],
+        [hung.inspectImage(BASE_IMAGE), '1s'],
+        [hung.stats('x'), '1s'],
+        [hung.remove('x'), '1s'],
+        [hung.createAndStart(spec('hung')), '1s'],
+        [hung.logs('x', 5), '2s'],
+        [hung.removeImage('nope:latest'), '2s'],
+      ];
+      const errors = await Promise.all(calls.map(([p]) => userError(p)));
+      // then each fails within its bound with one sentence, and every request was torn down
+      expect(Date.now() - t0).toBeLessThan(4000);
+      errors.forEach((err, i) => {
+        expect(err.kind).toBe('engine-unreachable');
+        expect(err.message).toBe(`Docker did not answer within ${calls[i]?.[1]}.`);
+      });
+      for (let i = 0; i < 20 && open.size > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(open.size).toBe(0);
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('builds the demo image in one shot, reporting each step', async () => {
     const progress: BuildProgress[] = [];
     const image = await engine.build({

@@ -1,0 +1,273 @@
+// A disposable Docker engine for fault tests: a dockerd of its own, beside the main one, that a test
+// may freeze (SIGSTOP), kill -9 and start again without touching anything else. It runs in a
+// network namespace of its own (its own docker0 and iptables there), reached from the host through
+// a veth: containers publish on `bindIp`, an address that exists only in that namespace. It has its
+// own socket, data root, exec root, pid file, config file and cgroup parent, and its own containerd.
+// Teardown works after a kill -9 too (FACTS): runc state deleted, leftover shims and containerd
+// killed by pid, mounts under its directory unmounted, the namespace (and so the veth) deleted.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { BASE_IMAGE } from './docker.ts';
+
+const run = promisify(execFile);
+
+/** How long dockerd may take to answer after it was started (a restart after kill -9 included). */
+const READY_TIMEOUT_MS = 30_000;
+const READY_POLL_MS = 100;
+/** How long a graceful stop (SIGTERM) may take before the sandbox is killed. */
+const STOP_TIMEOUT_MS = 15_000;
+
+export interface SandboxOptions {
+  /** Short [a-z0-9] name (at most 8 characters): names the namespace, the veth and the directory. */
+  tag: string;
+  /** The third octet of the sandbox's /24 (10.232.<subnet>.0/24), unique per test file. */
+  subnet: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** GET /_ping on a unix socket: true on a 200 within `ms`. */
+function pings(socketPath: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath, path: '/_ping', timeout: ms, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+/** Pids of live processes whose command line mentions `needle` (this sandbox's directory). */
+function pidsMentioning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Whether `pid` runs (a zombie does not). */
+const isLive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+export class EngineSandbox {
+  readonly dir: string;
+  readonly socket: string;
+  readonly dockerHost: string;
+  readonly netns: string;
+  /** The sandbox's address: containers publish here; the host reaches it through the veth. */
+  readonly bindIp: string;
+  private readonly hostIp: string;
+  private readonly hostLink: string;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  private constructor(options: SandboxOptions) {
+    if (!/^[a-z0-9]{1,8}$/.test(options.tag)) throw new Error(`bad sandbox tag ${options.tag}`);
+    this.dir = `/tmp/ss-engine-sandbox-${options.tag}`;
+    this.socket = path.join(this.dir, 'docker.sock');
+    this.dockerHost = `unix://${this.socket}`;
+    this.netns = `ss-sbx-${options.tag}`;
+    this.hostLink = `ssbh-${options.tag}`;
+    this.hostIp = `10.232.${options.subnet}.1`;
+    this.bindIp = `10.232.${options.subnet}.2`;
+  }
+
+  /** Makes the namespace, starts dockerd there and loads the base image from the main engine. */
+  static async start(options: SandboxOptions): Promise<EngineSandbox> {
+    if (process.getuid?.() !== 0) {
+      throw new Error(
+        'The engine fault tests start a dockerd of their own and must run as root (as CI does).',
+      );
+    }
+    const sandbox = new EngineSandbox(options);
+    await sandbox.teardown(); // what an interrupted earlier run left
+    try {
+      mkdirSync(path.join(sandbox.dir, 'data'), { recursive: true });
+      writeFileSync(path.join(sandbox.dir, 'daemon.json'), '{}\n');
+      await sandbox.makeNetwork();
+      await sandbox.startDaemon();
+      await run('sh', ['-c', `docker save ${BASE_IMAGE} | docker -H ${sandbox.dockerHost} load`]);
+    } catch (err) {
+      await sandbox.teardown();
+      throw err;
+    }
+    return sandbox;
+  }
+
+  private async makeNetwork(): Promise<void> {
+    const ns = this.netns;
+    const peer = `ssbn-${this.netns.slice('ss-sbx-'.length)}`;
+    await run('ip', ['netns', 'add', ns]);
+    await run('ip', ['link', 'add', this.hostLink, 'type', 'veth', 'peer', 'name', peer]);
+    await run('ip', ['link', 'set', peer, 'netns', ns]);
+    await run('ip', ['addr', 'add', `${this.hostIp}/24`, 'dev', this.hostLink]);
+    await run('ip', ['link', 'set', this.hostLink, 'up']);
+    await run('ip', ['-n', ns, 'addr', 'add', `${this.bindIp}/24`, 'dev', peer]);
+    await run('ip', ['-n', ns, 'link', 'set', peer, 'up']);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** The dockerd pid (nsenter execs it in place). */
+  get pid(): number {
+    const pid = this.child?.pid;
+    if (pid === undefined) throw new Error('the sandbox engine is not running');
+    return pid;
+  }
+
+  /** Starts dockerd on the same roots (again, after kill()); resolves when it answers. */
+  async startDaemon(): Promise<void> {
+    const d = this.dir;
+    const log = openSync(path.join(d, 'dockerd.log'), 'a');
+    // nsenter, not `ip netns exec`, which remounts /sys and hides the cgroups from dockerd (FACTS).
+    const child = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${this.netns}`,
+        'dockerd',
+        '-H',
+        this.dockerHost,
+        '--data-root',
+        path.join(d, 'data'),
+        '--exec-root',
+        path.join(d, 'exec'),
+        '--pidfile',
+        path.join(d, 'docker.pid'),
+        '--config-file',
+        path.join(d, 'daemon.json'),
+        '--cgroup-parent',
+        this.netns,
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+    closeSync(log); // the child has its own copy
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (let i = 0; i < READY_TIMEOUT_MS / READY_POLL_MS && Date.now() < deadline; i++) {
+      if (child.exitCode !== null || child.signalCode !== null) break;
+      if (await pings(this.socket, 1000)) return;
+      await sleep(READY_POLL_MS);
+    }
+    throw new Error(`the sandbox dockerd did not answer; see ${path.join(d, 'dockerd.log')}`);
+  }
+
+  freeze(): void {
+    process.kill(this.pid, 'SIGSTOP');
+  }
+
+  thaw(): void {
+    process.kill(this.pid, 'SIGCONT');
+  }
+
+  /** kill -9 of dockerd (its shims and containers stay, as after a crash); resolves once it is gone. */
+  async kill(): Promise<void> {
+    process.kill(this.pid, 'SIGKILL');
+    await this.exited;
+    this.child = undefined;
+    // Its containerd follows it out, but stays a zombie until init reaps it, and kill(pid, 0)
+    // succeeds on a zombie (FACTS): a dockerd started meanwhile would take it for alive and never
+    // start its own. Once it is dead or a zombie, its pid file goes, as after a reboot.
+    const pidFile = path.join(this.dir, 'exec', 'containerd', 'containerd.pid');
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : Number.NaN;
+    for (let i = 0; i < 100 && Number.isInteger(pid) && isLive(pid); i++) await sleep(50);
+    rmSync(pidFile, { force: true });
+  }
+
+  /** The docker CLI against the sandbox. */
+  async docker(...args: string[]): Promise<string> {
+    const { stdout } = await run('docker', ['-H', this.dockerHost, ...args], { timeout: 30_000 });
+    return stdout.trim();
+  }
+
+  /** Stops the sandbox for good, even after a kill -9 or mid-freeze; never throws. */
+  async teardown(): Promise<void> {
+    const child = this.child;
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGCONT');
+        const ids = (await this.docker('ps', '-aq')).split('\n').filter(Boolean);
+        if (ids.length > 0) await this.docker('rm', '-f', ...ids);
+      } catch {
+        // killed below all the same
+      }
+      process.kill(child.pid, 'SIGTERM');
+      const stopped = await Promise.race([
+        this.exited.then(() => true),
+        sleep(STOP_TIMEOUT_MS).then(() => false),
+      ]);
+      if (!stopped) {
+        process.kill(child.pid, 'SIGKILL');
+        await this.exited;
+      }
+    }
+    this.child = undefined;
+    await this.cleanLeftovers();
+  }
+
+  /** After a kill -9: runc state, shims, containerd, docker-proxy, mounts, the namespace, the files. */
+  private async cleanLeftovers(): Promise<void> {
+    const runcRoot = path.join(this.dir, 'exec', 'runtime-runc', 'moby');
+    if (existsSync(runcRoot)) {
+      const { stdout } = await run('runc', ['--root', runcRoot, 'list', '-q']).catch(() => ({ stdout: '' }));
+      for (const id of stdout.split('\n').filter(Boolean)) {
+        await run('runc', ['--root', runcRoot, 'delete', '--force', id]).catch(() => undefined);
+      }
+    }
+    for (const pid of pidsMentioning(`${this.dir}/`)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await sleep(100);
+    const mounts = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' ')[1] ?? '')
+      .filter((m) => m === this.dir || m.startsWith(`${this.dir}/`))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
+    await run('ip', ['netns', 'del', this.netns]).catch(() => undefined);
+    await run('ip', ['link', 'del', this.hostLink]).catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+    // The cgroup parent (cgroup v1: one per controller), its containers' cgroups first.
+    for (const controller of readdirSync('/sys/fs/cgroup')) {
+      const parent = path.join('/sys/fs/cgroup', controller, this.netns);
+      if (!existsSync(parent)) continue;
+      try {
+        for (const child of readdirSync(parent, { withFileTypes: true })) {
+          if (child.isDirectory()) rmdirSync(path.join(parent, child.name));
+        }
+        rmdirSync(parent);
+      } catch {
+        // still busy: left for the next run's teardown
+      }
+    }
+  }
+}
