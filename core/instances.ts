@@ -49,6 +49,8 @@ export class Instances {
   /** Launches in flight in this process: reconcile leaves their records alone. */
   readonly launching = new Set<string>();
   private readonly saga: LaunchSaga;
+  /** Stops in flight, by instance name. */
+  private readonly stopping = new Map<string, Promise<InstanceRecord>>();
 
   constructor(private readonly deps: InstanceDeps) {
     this.saga = new LaunchSaga(deps);
@@ -70,7 +72,7 @@ export class Instances {
   }
 
   async launch(request: LaunchRequest): Promise<InstanceRecord> {
-    const { store, engine, pool, clock, config } = this.deps;
+    const { store, engine, clock } = this.deps;
     requireUser(request.actor, 'launch instances');
     store.assertWritable(); // before any Docker call: nothing could be recorded
     const template = findTemplate(this.deps.templates, request.template);
@@ -85,37 +87,54 @@ export class Instances {
       );
     }
     const owner = request.actor.id;
-    const now = clock.now();
-    const ttlMs = request.ttlMs ?? config.reclaim.maxLifetimeMs;
-    const { name, port } = await store.update((doc) => {
-      const name = request.name ?? freeName(doc, template.name);
-      if (doc.instances[name]) {
-        throw new UserError('conflict', `The name ${name} is taken; choose another with --name.`);
-      }
-      const limit = config.maxInstancesPerUser;
-      const owned = Object.values(doc.instances).filter((i) => i.owner === owner).length;
-      if (limit > 0 && owned >= limit && request.actor.role !== 'admin') {
-        throw new UserError('quota', `You already run ${owned} of your ${limit} instances; stop one first.`);
-      }
-      const port = pool.reserve(doc, name, now);
-      doc.instances[name] = {
-        name,
-        owner,
-        template: template.name,
-        port,
-        state: 'starting',
-        createdAt: now,
-        lastActivityAt: now,
-        expiresAt: ttlMs === undefined ? undefined : now + ttlMs,
-      };
-      return { name, port };
-    });
-    this.launching.add(name);
+    // The launch is in flight from the very update that reserves its port: a reconcile whose own
+    // update runs while this one is being written must see it as in flight, not as a dead launch.
+    let inFlight: string | undefined;
     try {
+      const { name, port } = await store.update((doc) => {
+        const reserved = this.reserve(doc, request, template.name, clock.now());
+        this.launching.add(reserved.name); // after the checks: a refused launch adds nothing
+        inFlight = reserved.name;
+        return reserved;
+      });
       return await this.saga.start(name, template, port, owner, request.onProgress);
     } finally {
-      this.launching.delete(name);
+      // Also when the write failed: the store rolled the reservation back.
+      if (inFlight !== undefined) this.launching.delete(inFlight);
     }
+  }
+
+  /** Inside a store update: checks the name and the quota, reserves a port, records it starting. */
+  private reserve(
+    doc: StoreDoc,
+    request: LaunchRequest,
+    template: string,
+    now: number,
+  ): { name: string; port: number } {
+    const { pool, config } = this.deps;
+    const owner = request.actor.id;
+    const ttlMs = request.ttlMs ?? config.reclaim.maxLifetimeMs;
+    const name = request.name ?? freeName(doc, template);
+    if (doc.instances[name]) {
+      throw new UserError('conflict', `The name ${name} is taken; choose another with --name.`);
+    }
+    const limit = config.maxInstancesPerUser;
+    const owned = Object.values(doc.instances).filter((i) => i.owner === owner).length;
+    if (limit > 0 && owned >= limit && request.actor.role !== 'admin') {
+      throw new UserError('quota', `You already run ${owned} of your ${limit} instances; stop one first.`);
+    }
+    const port = pool.reserve(doc, name, now);
+    doc.instances[name] = {
+      name,
+      owner,
+      template,
+      port,
+      state: 'starting',
+      createdAt: now,
+      lastActivityAt: now,
+      expiresAt: ttlMs === undefined ? undefined : now + ttlMs,
+    };
+    return { name, port };
   }
 
   /** Stops and removes the container, then closes the record and frees the port. The reclaim
@@ -126,15 +145,27 @@ export class Instances {
     reason = 'stopped by its owner or an admin',
     action: 'stop' | 'reclaim' = 'stop',
   ): Promise<InstanceRecord> {
+    // One stop of an instance at a time (a double click, a stop racing the reclaim pass): the
+    // next one waits, then sees the outcome (the instance is gone) instead of Docker's 409.
+    const earlier = this.stopping.get(name);
+    if (earlier) await earlier.catch(() => undefined);
     const { store, pool, clock } = this.deps;
     const record = this.get(name);
     requireOwnerOrAdmin(actor, record.owner, name, 'stop');
     store.assertWritable();
-    await this.saga.removeContainer(name, record.containerId);
-    await store.update((doc) => {
-      closeRecord(doc, pool, name, { at: clock.now(), actor: actor.id, action, reason });
-    });
-    return record;
+    const stopping = (async () => {
+      await this.saga.removeContainer(name, record.containerId);
+      await store.update((doc) => {
+        closeRecord(doc, pool, name, { at: clock.now(), actor: actor.id, action, reason });
+      });
+      return record;
+    })();
+    this.stopping.set(name, stopping);
+    try {
+      return await stopping;
+    } finally {
+      if (this.stopping.get(name) === stopping) this.stopping.delete(name);
+    }
   }
 
   /** Marks an instance active now, postpones its idle reclaim and cancels a pending warning. */

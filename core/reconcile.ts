@@ -1,6 +1,9 @@
 // Docker is the truth about what runs; the store about who owns what and which ports are out.
-// Run at start and on every reclaim pass; launches in flight in this process are left alone.
-import type { ContainerEngine } from '../engine/types.ts';
+// Run at start and on every reclaim pass; launches in flight in this process are left alone, and
+// so is every record made or closed while Docker was being asked (the listing cannot judge it).
+// What launches left behind goes: the container and record of a launch that died with an earlier
+// process, and containers sitting `created` with no record for ORPHAN_AFTER_MS.
+import type { ContainerEngine, ContainerSummary } from '../engine/types.ts';
 import type { Clock } from '../lib/clock.ts';
 import { publicReason } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
@@ -13,10 +16,14 @@ import { closeRecord } from './records.ts';
 export interface ReconcileReport {
   /** Managed containers missing from the store, now recorded from their labels. */
   adopted: string[];
-  /** Store entries whose container is gone: closed, port freed. */
+  /** Store entries whose container is gone, or whose launch died with an earlier process (its
+   * container removed): closed, port freed. */
   closed: string[];
   /** Containers that had exited: removed, entry closed. */
   exited: { instance: string; status: string }[];
+  /** Containers left `created` with no record behind them for ORPHAN_AFTER_MS (their launch gave up
+   * while Docker was still creating them, or could not remove them): removed. */
+  orphans: string[];
   /** Ports held by no instance (a launch that never finished, or set aside at start): freed. */
   freedPorts: number[];
   /** What could not be done (a container not adopted, an exited one not removed), and why, as a
@@ -35,14 +42,30 @@ export interface ReconcileDeps {
   launching: ReadonlySet<string>;
 }
 
+/** How long a container of this scope may sit `created` with no record before it counts as left
+ * behind. Younger ones may belong to a launch still under way, so they are left alone. */
+export const ORPHAN_AFTER_MS = 5 * 60_000;
+
 export async function reconcile(
   deps: ReconcileDeps,
   options: { atStart: boolean },
 ): Promise<ReconcileReport> {
   const { store, engine, pool, clock, log, scope, launching } = deps;
-  const report: ReconcileReport = { adopted: [], closed: [], exited: [], freedPorts: [], problems: [] };
+  const report: ReconcileReport = {
+    adopted: [],
+    closed: [],
+    exited: [],
+    orphans: [],
+    freedPorts: [],
+    problems: [],
+  };
+  // What the store held and what was in flight when Docker was asked: a record made, or a launch
+  // begun or ended, after that cannot be judged by this listing.
+  const listedAt = new Map(Object.values(store.read().instances).map((r) => [r.name, r.createdAt]));
+  const inFlightAtList = new Set(launching);
+  const busy = (name: string) => inFlightAtList.has(name) || launching.has(name);
   const byName = byInstance(await engine.list(managedFilter(scope)));
-  for (const name of launching) byName.delete(name);
+  for (const name of [...byName.keys()]) if (busy(name)) byName.delete(name);
 
   // Exited containers are removed first; their entries then close like any missing one.
   for (const [name, c] of byName) {
@@ -58,29 +81,53 @@ export async function reconcile(
   }
 
   if (!store.writable) return report; // nothing can be recorded; the caller reports read-only
+
+  // Then the containers no launch will come back for (judged only by the store's owner: another
+  // process's records may be its launches); their records close below.
+  const leftover = (name: string, c: ContainerSummary): 'interrupted' | 'orphan' | null => {
+    const record = store.read().instances[name];
+    if (record) {
+      // A starting record with no launch in flight here: the launch died with an earlier process.
+      return record.state === 'starting' && listedAt.get(name) === record.createdAt ? 'interrupted' : null;
+    }
+    return c.state === 'created' && clock.now() - c.createdAt >= ORPHAN_AFTER_MS ? 'orphan' : null;
+  };
+  for (const [name, c] of [...byName]) {
+    const kind = leftover(name, c);
+    if (kind === null || busy(name)) continue;
+    try {
+      await engine.remove(c.id);
+      byName.delete(name);
+      if (kind === 'orphan') report.orphans.push(name);
+    } catch (err) {
+      const why = publicReason(err, log, { instance: name, container: c.id, step: `remove ${kind}` });
+      report.problems.push(`${name}: could not remove the container its launch left (${why})`);
+    }
+  }
+
   await store.update((doc) => {
     const now = clock.now();
     for (const record of Object.values(doc.instances)) {
-      if (launching.has(record.name)) continue;
-      const c = byName.get(record.name);
-      if (!c) {
+      if (busy(record.name) || listedAt.get(record.name) !== record.createdAt) continue;
+      if (!byName.has(record.name)) {
         const exited = report.exited.some((e) => e.instance === record.name);
         if (!exited) report.closed.push(record.name);
         closeRecord(doc, pool, record.name, {
           at: now,
           actor: 'schedule',
           action: 'close',
-          reason: exited ? 'its container had exited' : 'its container was gone',
+          reason: exited
+            ? 'its container had exited'
+            : record.state === 'starting'
+              ? 'its launch was interrupted'
+              : 'its container was gone',
         });
-      } else if (record.state === 'starting') {
-        // The bot stopped mid-launch but the container runs: Docker is the truth.
-        record.state = 'running';
-        record.containerId = c.id;
-        pool.markInUse(doc, record.port, record.name, now);
       }
+      // A starting record whose container could not be removed waits for the next pass.
     }
     for (const [name, c] of byName) {
-      if (doc.instances[name]) continue;
+      // Not a created one (nothing runs), nor one whose record was closed since the listing.
+      if (doc.instances[name] || listedAt.has(name) || c.state === 'created') continue;
       const port = Number(c.labels[LABEL.port]);
       const owner = c.labels[LABEL.owner];
       const template = c.labels[LABEL.template];
@@ -116,7 +163,7 @@ export async function reconcile(
     }
     for (const [key, entry] of Object.entries(doc.ports)) {
       const held = entry.instance !== undefined && doc.instances[entry.instance] !== undefined;
-      const inFlight = entry.instance !== undefined && launching.has(entry.instance);
+      const inFlight = entry.instance !== undefined && busy(entry.instance);
       // Set-aside ports get a fresh chance after a restart: a launch sets them aside again if still held.
       if (
         (entry.state !== 'set-aside' && !held && !inFlight) ||
@@ -128,7 +175,11 @@ export async function reconcile(
     }
   });
   const changed =
-    report.adopted.length + report.closed.length + report.exited.length + report.freedPorts.length;
+    report.adopted.length +
+    report.closed.length +
+    report.exited.length +
+    report.orphans.length +
+    report.freedPorts.length;
   if (changed > 0 || report.problems.length > 0) log.info({ report }, 'reconciled the store with Docker');
   return report;
 }

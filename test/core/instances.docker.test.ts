@@ -103,6 +103,27 @@ describe('launch, list, stop', () => {
     expect(containersOf('beta')).toHaveLength(0);
   });
 
+  it('stops once when two stops of one instance arrive together; the second hears it is gone', async () => {
+    // given a running instance
+    await bed.services.instances.launch({ actor: alice, template: 'demo', name: 'twice' });
+    // when its owner and an admin stop it at the same moment (a double click, a racing pass)
+    const [first, second] = await Promise.allSettled([
+      bed.services.instances.stop(alice, 'twice'),
+      bed.services.instances.stop(admin, 'twice'),
+    ]);
+    // then one stop did it, the other is told the instance is gone (not an internal error)
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('rejected');
+    const err = second.status === 'rejected' ? second.reason : undefined;
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).kind).toBe('not-found');
+    const stops = bed.services.store
+      .read()
+      .audit.filter((e) => e.instance === 'twice' && e.action === 'stop');
+    expect(stops).toHaveLength(1);
+    expect(scopeContainers(bed.scope, { instance: 'twice' })).toEqual([]);
+  });
+
   it('gives concurrent launches distinct ports', async () => {
     const names = ['c1', 'c2', 'c3', 'c4', 'c5'];
     const records = await Promise.all(
