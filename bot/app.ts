@@ -3,9 +3,9 @@
 // (bot/slash.ts), buttons and App Home (bot/interactive.ts). It is given ready core services;
 // bot/main.ts composes them.
 import { Server } from 'node:http';
-import { App, LogLevel } from '@slack/bolt';
+import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/logger';
-import type { WebClientOptions } from '@slack/web-api';
+import type { FetchFunction, RetryOptions, WebClientOptions } from '@slack/web-api';
 import type { Config } from '../core/config.ts';
 import type { Services } from '../core/context.ts';
 import { describeError } from '../lib/errors.ts';
@@ -24,6 +24,8 @@ export interface SlackAppOptions {
   log: Logger;
   /** e.g. { retryConfig: { retries: 0 } } in tests. */
   clientOptions?: WebClientOptions;
+  /** User groups Slack could not list just now (SlackGroupDirectory.unavailable). */
+  unlistedGroups?: () => readonly string[];
 }
 
 export interface SlackApp {
@@ -49,28 +51,78 @@ function boltLogger(log: Logger): SlackLogger {
   };
 }
 
-/** Slack's Web API client options for this configuration: SLACK_API_URL, then the caller's. */
-export function webClientOptions(config: Config, extra?: WebClientOptions): WebClientOptions {
-  return { ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}), ...extra };
+/** One Web API request that takes longer is given up on (the client's default is no limit). */
+export const SLACK_CALL_TIMEOUT_MS = 10_000;
+/** Two retries, 1 s then 2 s apart, all within about 30 s: not the client's default of ten in 30 minutes. */
+export const SLACK_RETRIES: RetryOptions = {
+  retries: 2,
+  factor: 2,
+  minTimeout: 1_000,
+  maxTimeout: 5_000,
+  maxRetryTime: 30_000,
+};
+/** The Socket Mode connection's own `apps.connections.open`: no command waits on it, so it keeps
+ * trying (as @slack/socket-mode does by default), each try bounded and at most a minute apart. */
+const RECONNECT_RETRIES: RetryOptions = { retries: 100, factor: 1.3, maxTimeout: 60_000 };
+
+/**
+ * fetch with a deadline of its own: Bolt's respond() (posts to a response_url) uses the client's
+ * fetch and sets none, so a response_url that never answers would hold its listener for good.
+ */
+export function boundedFetch(ms: number): FetchFunction {
+  return (url, init) => {
+    const deadline = AbortSignal.timeout(ms);
+    return fetch(url, {
+      ...init,
+      signal: init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline,
+    });
+  };
 }
 
-export function createSlackApp({ config, services, metrics, log, clientOptions }: SlackAppOptions): SlackApp {
-  const socketMode = config.slack.appToken !== undefined;
+/** Slack's Web API client options for this configuration: bounded calls, SLACK_API_URL, then the caller's. */
+export function webClientOptions(config: Config, extra?: WebClientOptions): WebClientOptions {
+  return {
+    timeout: SLACK_CALL_TIMEOUT_MS,
+    fetch: boundedFetch(SLACK_CALL_TIMEOUT_MS),
+    retryConfig: SLACK_RETRIES,
+    ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl } : {}),
+    ...extra,
+  };
+}
+
+export function createSlackApp(options: SlackAppOptions): SlackApp {
+  const { config, services, metrics, log, clientOptions } = options;
+  const { appToken } = config.slack;
+  const logger = boltLogger(log.child({ component: 'bolt' }));
+  const customRoutes = httpRoutes({ health: services.health, metrics, log });
+  // Socket Mode gets its receiver built here rather than by Bolt, which would hand the listeners'
+  // short retry budget (and its object, which the socket client then changes) to the socket client.
+  const receiver =
+    appToken === undefined
+      ? undefined
+      : new SocketModeReceiver({
+          appToken,
+          logger,
+          customRoutes,
+          installerOptions: {
+            port: config.httpPort,
+            clientOptions: { ...webClientOptions(config, clientOptions), retryConfig: RECONNECT_RETRIES },
+          },
+        });
   const app = new App({
     token: config.slack.botToken,
     signingSecret: config.slack.signingSecret,
-    appToken: config.slack.appToken,
-    socketMode,
+    socketMode: receiver !== undefined,
+    receiver,
     // No conversation state is kept: Bolt's default store costs every event a rejected lookup
     // (a new Error with its stack), a few percent of each ack (bench/slack.ts).
     convoStore: false,
     port: config.httpPort,
-    customRoutes: httpRoutes({ health: services.health, metrics, log }),
-    installerOptions: socketMode ? { port: config.httpPort } : undefined,
-    logger: boltLogger(log.child({ component: 'bolt' })),
+    customRoutes: receiver ? undefined : customRoutes,
+    logger,
     clientOptions: webClientOptions(config, clientOptions),
   });
-  const runner = new CommandRunner(services, metrics, log);
+  const runner = new CommandRunner(services, metrics, log, options.unlistedGroups);
   const recent = new RecentIds();
   registerSlashCommand(app, { runner, metrics, recent, log });
   registerInteractive(app, { runner, recent, clock: services.clock, log });

@@ -58,11 +58,12 @@ export function registerInteractive(app: App, { runner, recent, clock, log }: In
       const where = { action: action.action_id, user: body.user.id };
       let reply: Reply;
       try {
-        // A failed role lookup is our fault, not a refusal: answered with a ref, as on the slash path.
-        reply = await runner.run(
-          prepare(buttonCommand(action.action_id, action.value ?? '')),
-          await runner.actorOf(body.user.id),
-        );
+        // A group Slack cannot list counts as empty (bot/groups.ts); any other failure to find the
+        // role is ours, not a refusal: answered with a ref, as on the slash path.
+        const actor = await runner.actorOf(body.user.id);
+        const instance = action.value ?? '';
+        // Two Stop clicks at once stop it once: Instances.stop runs one stop of an instance at a time.
+        reply = await runner.run(prepare(buttonCommand(action.action_id, instance)), actor);
       } catch (err) {
         reply = errorReply(err, log, where);
       }

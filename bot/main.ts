@@ -10,11 +10,16 @@ import type { Config } from '../core/config.ts';
 import { createServices, type Services } from '../core/context.ts';
 import type { TemplateSet } from '../core/templates.ts';
 import type { Clock } from '../lib/clock.ts';
+import { withTimeout } from '../lib/concurrency.ts';
+import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { createSlackApp, webClientOptions } from './app.ts';
 import { SlackGroupDirectory } from './groups.ts';
 import { DockerCallTimer, Metrics } from './metrics.ts';
 import { SlackNotifier } from './notifier.ts';
+
+/** How long stop() waits for the HTTP server or the Socket Mode connection to close. */
+const SLACK_STOP_TIMEOUT_MS = 5_000;
 
 export interface SlackBot {
   app: App;
@@ -27,7 +32,7 @@ export interface SlackBot {
 
 export interface SlackBotOptions {
   log: Logger;
-  /** e.g. { retryConfig: { retries: 0 } } in tests. */
+  /** Over the bounded defaults (bot/app.ts webClientOptions), e.g. { retryConfig: { retries: 0 } } in tests. */
   clientOptions?: WebClientOptions;
   /** Already loaded templates (tests); otherwise read from config.templatesFile. */
   templates?: TemplateSet;
@@ -38,6 +43,7 @@ export async function composeSlackBot(config: Config, options: SlackBotOptions):
   const { log, clientOptions } = options;
   const client = new WebClient(config.slack.botToken, webClientOptions(config, clientOptions));
   const timer = new DockerCallTimer();
+  const groups = new SlackGroupDirectory(client, { log });
   const services = await createServices(config, {
     log,
     instrument: (engine) => timer.instrument(engine),
@@ -45,11 +51,18 @@ export async function composeSlackBot(config: Config, options: SlackBotOptions):
     clock: options.clock,
     // Reclaim warnings go to owners by DM, pass summaries to OPS_CHANNEL.
     notifier: new SlackNotifier(client, { opsChannel: config.opsChannel, log }),
-    groups: new SlackGroupDirectory(client),
+    groups,
     scheduled: true,
   });
   const metrics = new Metrics(services, timer);
-  const slack = createSlackApp({ config, services, metrics, log, clientOptions });
+  const slack = createSlackApp({
+    config,
+    services,
+    metrics,
+    log,
+    clientOptions,
+    unlistedGroups: () => groups.unavailable(),
+  });
   return {
     app: slack.app,
     services,
@@ -59,7 +72,10 @@ export async function composeSlackBot(config: Config, options: SlackBotOptions):
       return slack.start();
     },
     async stop() {
-      await slack.stop().catch(() => undefined);
+      // Closing the receiver (HTTP server, or the Socket Mode connection) is given a few seconds.
+      await withTimeout(slack.stop(), SLACK_STOP_TIMEOUT_MS, 'Slack receiver did not stop').catch(
+        (err: unknown) => log.warn({ err: describeError(err) }, 'the Slack receiver did not stop cleanly'),
+      );
       await services.stop();
     },
   };

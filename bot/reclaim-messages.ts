@@ -50,7 +50,7 @@ export function renderWarningDM(w: ReclaimWarning): RenderedMessage {
 
 /** One message per pass for OPS_CHANNEL: the summary, then each instance with owner, reason, evidence. */
 export function renderOpsSummary(r: ReclaimReport): RenderedMessage {
-  const icon = r.status === 'failed' || r.failures.length > 0 ? '⚠️' : '♻️';
+  const icon = r.status === 'failed' || r.failures.length > 0 ? '⚠️' : r.recovered ? '✅' : '♻️';
   const title = r.dryRun ? 'Reclaim (dry run)' : 'Reclaim';
   const head = `${icon} *${title}:* ${escapeMrkdwn(oneLine(r.summary))}`;
   const budget = LIMITS.messageBlocks - 1;

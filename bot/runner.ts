@@ -21,6 +21,8 @@ export class CommandRunner {
     private readonly services: Services,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    /** User groups Slack could not list just now (bot/groups.ts): they count as empty. */
+    private readonly unlistedGroups: () => readonly string[] = () => [],
   ) {}
 
   /** Who a Slack user is to the bot: their role from SPREADSERVE_ADMINS / _USERS and groups. */
@@ -36,7 +38,7 @@ export class CommandRunner {
   async run(prepared: PreparedCommand, actor: Actor, progress?: CommandContext['progress']): Promise<Reply> {
     const started = performance.now();
     const { command } = prepared;
-    const reply = await runPrepared(prepared, this.context(actor, progress));
+    const reply = this.withGroupNote(await runPrepared(prepared, this.context(actor, progress)));
     const outcome = reply.ok ? 'ok' : (reply.errorKind ?? 'error');
     this.metrics.commands.inc({ command: command.name, outcome });
     // One line per command, so on-call can follow who did what without Slack.
@@ -46,6 +48,16 @@ export class CommandRunner {
     );
     if (reply.ok && command.counter) this.metrics.counters[command.counter].inc();
     return reply;
+  }
+
+  /** A refusal while a user group could not be looked up says so: the role may be missing only for now. */
+  private withGroupNote(reply: Reply): Reply {
+    const groups = reply.errorKind === 'forbidden' ? this.unlistedGroups() : [];
+    if (groups.length === 0) return reply;
+    const which =
+      groups.length === 1 ? `the user group ${groups[0]}` : `the user groups ${groups.join(', ')}`;
+    const note = `Slack did not list ${which} just now, so its members count as none for a minute; try again then.`;
+    return { ...reply, summary: `${reply.summary} ${note}` };
   }
 
   /** Answers through a response_url; a failure there is logged, never thrown. */

@@ -69,7 +69,8 @@ export function registerSlashCommand(app: App, { runner, metrics, recent, log }:
     try {
       reply = await runner.run(prepared, await runner.actorOf(command.user_id), progress?.report);
     } catch (err) {
-      reply = errorReply(err, log, { command: chosen.name, user: command.user_id }); // the role lookup failed
+      // Finding the role failed (not a group lookup: those fail closed, bot/groups.ts).
+      reply = errorReply(err, log, { command: chosen.name, user: command.user_id });
     }
     await progress?.finish(reply);
     await runner.respond(respond, reply, { command: chosen.name, user: command.user_id });

@@ -95,6 +95,8 @@ export interface ReclaimReport {
   /** What reconcile cleaned up on the way: entries whose container was gone or had exited. */
   cleaned: Pick<ReconcileReport, 'closed' | 'adopted'> & { exited: string[] };
   failures: ReclaimFailure[];
+  /** The first good pass after passes failed on one fault (Docker down, the store read-only): what it was, since when. */
+  recovered?: { reason: string; since: number };
   /** One line, as `status` and the ops summary show it. */
   summary: string;
 }
@@ -108,7 +110,8 @@ export interface NotifyResult {
 export interface Notifier {
   /** Tells an owner their instance will be stopped unless kept. Throws when the message failed. */
   warnOwner(warning: ReclaimWarning): Promise<NotifyResult>;
-  /** One summary of a pass that warned, reclaimed or failed something (never for a quiet pass). */
+  /** One summary of a pass that warned, reclaimed or failed something (never for a quiet pass), and
+   * while one fault fails every pass, once when it starts and once when it ends (`recovered`). */
   opsSummary(report: ReclaimReport): Promise<void>;
 }
 

@@ -2,13 +2,58 @@
 // audit trail records for a warning and a reclaim.
 import { formatDuration } from '../lib/duration.ts';
 import { formatUtc } from '../lib/format.ts';
-import type { ReclaimAction, ReclaimEvidence, ReclaimReason, ReclaimReport } from './notifier.ts';
+import {
+  hasNews,
+  type ReclaimAction,
+  type ReclaimEvidence,
+  type ReclaimReason,
+  type ReclaimReport,
+} from './notifier.ts';
 
 /** Names listed in a one-line summary before "+N more". */
 const SUMMARY_NAMES = 5;
 
-/** One line: what the pass did, as `status` and the ops summary show it. */
+/** A fault that fails whole passes (Docker down, the store read-only), as the ops channel was told of it. */
+export interface Outage {
+  /** A UserError's kind, or 'internal': passes failing on the same kind are one outage. */
+  kind: string;
+  /** Why the first of them failed, as a person may read it. */
+  reason: string;
+  since: number;
+}
+
+/** Whether the ops channel hears of a pass, and the outage it has then been told of. */
+export interface OpsStep {
+  post: boolean;
+  told: Outage | undefined;
+}
+
+/**
+ * Quiet failures: while one fault fails every pass, the ops channel hears of it once when it starts
+ * and once when it ends, not every pass. A pass failing on the fault it was last told of is not
+ * posted; the first good pass after it is (and `report.recovered` says so), even with nothing else
+ * to tell. A command's own dry run is answered to its caller only, and a skipped pass is no news.
+ */
+export function opsStep(report: ReclaimReport, fault: Outage | undefined, told: Outage | undefined): OpsStep {
+  if ((report.dryRun && report.trigger === 'command') || report.status === 'skipped')
+    return { post: false, told };
+  if (fault) return told?.kind === fault.kind ? { post: false, told } : { post: true, told: fault };
+  if (told) {
+    report.recovered = { reason: told.reason, since: told.since };
+    return { post: true, told: undefined };
+  }
+  return { post: hasNews(report), told: undefined };
+}
+
+/** One line: what the pass did, as `status` and the ops summary show it; first, that it works again. */
 export function summarise(r: ReclaimReport): string {
+  const again = r.recovered
+    ? `Reclaim works again (it failed from ${formatUtc(r.recovered.since, 'second')} on: ${r.recovered.reason}). `
+    : '';
+  return again + passLine(r);
+}
+
+function passLine(r: ReclaimReport): string {
   const took = `in ${formatDuration(r.durationMs)}`;
   const checked = `${r.checked} instance${r.checked === 1 ? '' : 's'}`;
   if (r.status === 'skipped') return r.summary;

@@ -23,17 +23,17 @@ import { audit } from './audit.ts';
 import type { Config } from './config.ts';
 import type { Instances } from './instances.ts';
 import { containerName } from './labels.ts';
-import {
-  hasNews,
-  type Notifier,
-  type ReclaimAction,
-  type ReclaimReport,
-  type ReclaimSubject,
-  type ReclaimWarning,
-} from './notifier.ts';
+import type { Notifier, ReclaimAction, ReclaimReport, ReclaimSubject, ReclaimWarning } from './notifier.ts';
 import type { Actor } from './policy.ts';
 import { type Due, reclaimPolicy } from './reclaim-policy.ts';
-import { reclaimAuditReason, summarise, warnAuditReason } from './reclaim-summary.ts';
+import {
+  type OpsStep,
+  type Outage,
+  opsStep,
+  reclaimAuditReason,
+  summarise,
+  warnAuditReason,
+} from './reclaim-summary.ts';
 import type { ReconcileReport } from './reconcile.ts';
 
 /** Stats calls in flight: each waits ~1 s for the engine's collector tick, so a pass is latency-bound. */
@@ -81,6 +81,8 @@ export class Reclaimer {
   private running: { promise: Promise<ReclaimReport>; startedAt: number } | null = null;
   /** False until a pass has sampled: that first pass after the bot starts judges nothing. */
   private sampledSinceStart = false;
+  /** The fault failing every pass that the ops channel was told of (until told it works again). */
+  private told: Outage | undefined;
 
   constructor(private readonly deps: ReclaimDeps) {}
 
@@ -147,6 +149,7 @@ export class Reclaimer {
     const { store, log } = this.deps;
     const t0 = performance.now();
     const report = this.emptyReport(options, 'done', '');
+    let fault: Outage | undefined;
     try {
       store.assertWritable();
       const reconciled = await this.deps.reconcile();
@@ -165,11 +168,18 @@ export class Reclaimer {
       else report.actions.push(...planned.map((p) => this.actionOf(p, 'dry-run')));
     } catch (err) {
       report.status = 'failed';
-      report.failures.push({ error: publicReason(err, log, { step: 'reclaim pass' }) });
+      const reason = publicReason(err, log, { step: 'reclaim pass' });
+      report.failures.push({ error: reason });
+      fault = {
+        kind: err instanceof UserError ? err.kind : 'internal',
+        reason,
+        since: this.deps.clock.now(),
+      };
     }
     report.durationMs = performance.now() - t0;
+    const step = opsStep(report, fault, this.told); // sets report.recovered when an outage ended
     report.summary = summarise(report);
-    await this.finish(report);
+    await this.finish(report, step);
     return report;
   }
 
@@ -301,15 +311,13 @@ export class Reclaimer {
     return action;
   }
 
-  /** Records the pass in the store, then posts the summary when there is news. */
-  private async finish(report: ReclaimReport): Promise<void> {
+  /** Posts the summary when the ops channel should hear of the pass (opsStep), then records the pass in the store. */
+  private async finish(report: ReclaimReport, step: OpsStep): Promise<void> {
     const { store, clock, log } = this.deps;
-    // A command's own dry run is answered to its caller; the ops channel hears about real passes
-    // and the schedule's dry runs (RECLAIM_DRY_RUN).
-    const post = hasNews(report) && !(report.dryRun && report.trigger === 'command');
-    if (post) {
+    if (step.post) {
       try {
         await withTimeout(this.deps.notifier.opsSummary(report), CALL_TIMEOUT_MS, this.noAnswer('the chat'));
+        this.told = step.told; // not told: told again on the next pass
       } catch (err) {
         const why = publicReason(err, log, { step: 'ops summary' });
         report.failures.push({ error: `could not post the ops summary: ${why}` });

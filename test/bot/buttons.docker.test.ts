@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotBed, eventually, shown, startBotBed, textOf } from '../support/bot.ts';
 import { scopeContainers } from '../support/docker.ts';
 import { buildImage } from '../support/services.ts';
+import { blockAction, newTriggerId } from '../support/slack-requests.ts';
 
 /** Waits for another run of this file to finish (test/support/bot.ts), then builds the image. */
 const BEFORE_ALL_MS = 300_000;
@@ -128,5 +129,62 @@ describe('App Home', () => {
     expect(blocks).toContain('Stopped bt-gamma');
     expect(blocks).toContain('*Your instances* (0)');
     expect(containers('bt-gamma')).toHaveLength(0);
+  });
+});
+
+describe('the same button twice', () => {
+  const audited = (instance: string, action: string) =>
+    b.bed.services.store.read().audit.filter((e) => e.instance === instance && e.action === action);
+  const settle = () => new Promise((r) => setTimeout(r, 500));
+
+  it('one Extend clicked twice (the same trigger_id) extends once and answers once', async () => {
+    await launched('bt-eps');
+    const triggerId = newTriggerId();
+    const clickOnce = (responseId: string) =>
+      b.click({ userId: ALICE, actionId: 'extend', value: 'bt-eps', triggerId, responseId });
+    const [first, second] = await Promise.all([clickOnce('dup-a'), clickOnce('dup-b')]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(Math.max(first.ms, second.ms)).toBeLessThan(3000);
+    await b.slack.waitFor((s) => s.responses('dup-a').length + s.responses('dup-b').length > 0, {
+      timeoutMs: 15_000,
+    });
+    await settle();
+    expect(audited('bt-eps', 'extend')).toHaveLength(1);
+    expect(b.slack.responses('dup-a').length + b.slack.responses('dup-b').length).toBe(1);
+  });
+
+  it('a Slack retry of a button (X-Slack-Retry-Num) acts once', async () => {
+    const request = blockAction({
+      userId: ALICE,
+      actionId: 'extend',
+      value: 'bt-eps',
+      responseUrl: b.slack.responseUrl('retried'),
+    });
+    const first = await b.post(request);
+    const retry = await b.post({
+      ...request,
+      headers: { ...request.headers, 'X-Slack-Retry-Num': '1', 'X-Slack-Retry-Reason': 'http_timeout' },
+    });
+    expect([first.status, retry.status]).toEqual([200, 200]);
+    await b.waitForResponse('retried', () => true, 15_000);
+    await settle();
+    expect(audited('bt-eps', 'extend')).toHaveLength(2); // the click above, and this one once
+    expect(b.slack.responses('retried')).toHaveLength(1);
+  });
+
+  it('Stop clicked twice at once (two trigger_ids) stops once; the other click is told it is gone', async () => {
+    const [one, two] = await Promise.all([
+      b.click({ userId: ALICE, actionId: 'stop', value: 'bt-eps', responseId: 'stop-a' }),
+      b.click({ userId: ALICE, actionId: 'stop', value: 'bt-eps', responseId: 'stop-b' }),
+    ]);
+    expect([one.status, two.status]).toEqual([200, 200]);
+    const answers = [
+      textOf(await b.waitForResponse('stop-a', () => true, 15_000)),
+      textOf(await b.waitForResponse('stop-b', () => true, 15_000)),
+    ];
+    expect(answers.filter((t) => /Stopped bt-eps/.test(t))).toHaveLength(1);
+    expect(answers.find((t) => !/Stopped bt-eps/.test(t))).toMatch(/^⚠️ .*bt-eps/);
+    expect(audited('bt-eps', 'stop')).toHaveLength(1);
+    expect(containers('bt-eps')).toHaveLength(0);
   });
 });

@@ -38,6 +38,8 @@ export interface StandInOptions {
   users?: Record<string, Partial<SlackUser>>;
   /** Answer `not_authed` when a call carries no token (as Slack does). Default true. */
   requireToken?: boolean;
+  /** What `apps.connections.open` hands out (Socket Mode): a `ws://127.0.0.1:...` URL. */
+  socketUrl?: string;
 }
 
 export interface FailOptions {
@@ -67,6 +69,9 @@ export class SlackStandIn {
   private readonly responded: RecordedResponse[] = [];
   private readonly failures = new Map<string, Failure>();
   private readonly responseFailures = new Map<string, number>();
+  private readonly delays = new Map<string, number>();
+  /** What `apps.connections.open` answers with; settable before the bot connects. */
+  socketUrl: string | undefined;
   private tsCounter = 0;
   private viewCounter = 0;
 
@@ -77,6 +82,7 @@ export class SlackStandIn {
     this.groups = structuredClone(opts.groups ?? {});
     this.users = opts.users ?? {};
     this.requireToken = opts.requireToken ?? true;
+    this.socketUrl = opts.socketUrl;
     server.on('request', (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         res.writeHead(500, { 'content-type': 'text/plain' });
@@ -148,6 +154,12 @@ export class SlackStandIn {
     this.responseFailures.set(id, status);
   }
 
+  /** Make `method` (every method: `'*'`; response_url posts: `'respond'`) answer only after `ms`: a slow Slack. 0 stops it. */
+  delayMethod(method: string, ms: number): void {
+    if (ms > 0) this.delays.set(method, ms);
+    else this.delays.delete(method);
+  }
+
   /** Stop failing `method`, or every method and response_url when none is given. */
   clearFailures(method?: string): void {
     if (method === undefined) {
@@ -187,6 +199,7 @@ export class SlackStandIn {
   reset(): void {
     this.recorded.length = 0;
     this.responded.length = 0;
+    this.delays.clear();
     this.clearFailures();
   }
 
@@ -211,6 +224,8 @@ export class SlackStandIn {
     if (url.pathname.startsWith('/respond/')) {
       const id = decodeURIComponent(url.pathname.slice('/respond/'.length));
       this.responded.push({ id, body, at: Date.now() });
+      const slow = this.delays.get('respond');
+      if (slow !== undefined) await new Promise((r) => setTimeout(r, slow).unref());
       const failStatus = this.responseFailures.get(id) ?? this.responseFailures.get('*');
       if (failStatus !== undefined) return send(failStatus, { ok: false, error: 'stand_in_failure' });
       return send(200, { ok: true });
@@ -224,6 +239,8 @@ export class SlackStandIn {
     this.recorded.push({ method, body, token, at: Date.now() });
 
     if (this.requireToken && !token) return send(200, { ok: false, error: 'not_authed' });
+    const delay = this.delays.get(method) ?? this.delays.get('*');
+    if (delay !== undefined) await new Promise((r) => setTimeout(r, delay).unref());
     const failure = this.failures.get(method);
     if (failure && failure.remaining > 0) {
       failure.remaining -= 1;
@@ -267,6 +284,8 @@ export class SlackStandIn {
           },
         };
       }
+      case 'apps.connections.open':
+        return this.socketUrl ? { ok: true, url: this.socketUrl } : { ok: false, error: 'invalid_auth' };
       case 'chat.update':
         return { ok: true, channel: body.channel, ts: body.ts, text: body.text };
       case 'chat.postEphemeral':
