@@ -14,7 +14,7 @@ import { Store } from '../store/store.ts';
 import { Builds } from './builds.ts';
 import { TemplateCatalogue } from './catalogue.ts';
 import type { Config } from './config.ts';
-import { Health, type NextPass } from './health.ts';
+import { Health } from './health.ts';
 import { AuditHistory } from './history.ts';
 import { Instances } from './instances.ts';
 import { logNotifier, type Notifier } from './notifier.ts';
@@ -22,7 +22,7 @@ import { type GroupDirectory, Policy } from './policy.ts';
 import { PortPool } from './port-pool.ts';
 import { Reclaimer } from './reclaim.ts';
 import { type ReconcileReport, reconcile } from './reconcile.ts';
-import { createReclaimSchedule, type ReclaimSchedule } from './schedule.ts';
+import { createReclaimSchedule } from './schedule.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
 
 /** What commands may use: the core's services, never the engine or the store. */
@@ -49,7 +49,8 @@ export interface Services extends Core {
   reconcile(options: { atStart: boolean }): Promise<ReconcileReport>;
   /** Reconciles the store with Docker (when the store is writable), then starts the schedule. */
   start(): Promise<void>;
-  /** Stops the schedule, waits for a running reclaim pass and the store's last write. */
+  /** Stops the schedule, waits for a running reclaim pass, launches in flight and the store's last
+   * write, for at most ServiceOptions.stopTimeoutMs; past it logs what was still running and returns. */
   stop(): Promise<void>;
 }
 
@@ -67,10 +68,16 @@ export interface ServiceOptions {
   notifier?: Notifier;
   /** Run the reclaim pass on RECLAIM_CRON once started; otherwise passes run only when asked for. */
   scheduled?: boolean;
+  /** How long stop() waits for running work; STOP_TIMEOUT_MS when absent. */
+  stopTimeoutMs?: number;
 }
 
 /** How long start() waits for the first reconcile before it serves all the same. */
 const START_RECONCILE_TIMEOUT_MS = 10_000;
+/** How long stop() waits for running work before it gives up on it, so SIGTERM never waits forever. */
+const STOP_TIMEOUT_MS = 30_000;
+/** How often stop() looks whether the launches in flight have ended. */
+const STOP_POLL_MS = 100;
 
 export async function createServices(config: Config, options: ServiceOptions): Promise<Services> {
   const { log } = options;
@@ -78,7 +85,11 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const bare = options.engine ?? new DockerEngine({ dockerHost: config.dockerHost });
   const engine = options.instrument ? options.instrument(bare) : bare;
   const templates = options.templates ?? (await loadTemplates(config.templatesFile));
-  const store = await Store.open(config.dataFile);
+  const store = await Store.open(config.dataFile, {
+    log: log.child({ component: 'store' }),
+    // A bot that started read-only (the store's owner was still ending) reconciles once it owns it.
+    onTakeOver: () => void reconcileAtStart(),
+  });
   if (store.readOnlyMessage !== null) log.warn({ file: store.file }, store.readOnlyMessage);
   const pool = new PortPool(config.ports, store.read());
   const instances = new Instances({ store, engine, pool, templates, config, clock, log });
@@ -103,6 +114,15 @@ export async function createServices(config: Config, options: ServiceOptions): P
     notifier: options.notifier ?? logNotifier(log),
     reconcile: () => reconcileWith({ atStart: false }),
   });
+  /** The first reconcile of this owner. Not fatal: an unreachable engine is reported again by
+   * each command that needs it. Bounded, so an engine that never answers cannot keep the bot
+   * from serving. */
+  const reconcileAtStart = async (): Promise<void> => {
+    const unanswered = new Error(`no answer within ${formatDuration(START_RECONCILE_TIMEOUT_MS)}`);
+    await withTimeout(reconcileWith({ atStart: true }), START_RECONCILE_TIMEOUT_MS, unanswered).catch(
+      (err: unknown) => log.warn({ err: describeError(err) }, 'reconcile at start failed'),
+    );
+  };
   const schedule = options.scheduled
     ? createReclaimSchedule({ cron: config.reclaim.cron, reclaimer, log })
     : undefined;
@@ -123,20 +143,37 @@ export async function createServices(config: Config, options: ServiceOptions): P
     log,
     reconcile: reconcileWith,
     async start() {
-      if (store.writable) {
-        // Not fatal: an unreachable engine is reported again by each command that needs it. Bounded,
-        // so an engine that never answers cannot keep the bot from serving.
-        const unanswered = new Error(`no answer within ${formatDuration(START_RECONCILE_TIMEOUT_MS)}`);
-        await withTimeout(reconcileWith({ atStart: true }), START_RECONCILE_TIMEOUT_MS, unanswered).catch(
-          (err: unknown) => log.warn({ err: describeError(err) }, 'reconcile at start failed'),
-        );
-      }
+      if (store.writable) await reconcileAtStart();
       schedule?.start();
     },
     async stop() {
-      await schedule?.stop();
-      await reclaimer.idle();
-      await store.flushed();
+      const bound = options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+      const deadline = Date.now() + bound;
+      let waitingFor = 'the reclaim schedule';
+      const work = async () => {
+        await schedule?.stop();
+        waitingFor = 'a running reclaim pass';
+        await reclaimer.idle();
+        // A launch ends by itself (its engine calls are bounded) or compensates: its last store
+        // write is then among those flushed below.
+        waitingFor = 'launches in flight';
+        const polls = Math.ceil(bound / STOP_POLL_MS);
+        for (let i = 0; i < polls && instances.launching.size > 0 && Date.now() < deadline; i++) {
+          await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+        }
+        waitingFor = "the store's last write";
+        await store.flushed();
+      };
+      const gaveUp = new Error(`stop gave up after ${formatDuration(bound)}`);
+      try {
+        await withTimeout(work(), bound, gaveUp);
+      } catch (err) {
+        if (err !== gaveUp) throw err;
+        log.warn(
+          { waitingFor, launching: [...instances.launching] },
+          `stopped waiting for running work after ${formatDuration(bound)}`,
+        );
+      }
     },
   };
 }

@@ -17,6 +17,7 @@ import {
   scopeContainers,
   waitForHttp200,
 } from '../support/docker.ts';
+import { terminalEnv } from '../support/terminal.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'cli', 'spreadserve.mjs');
@@ -91,31 +92,8 @@ function writeTemplates(target: string): void {
 }
 
 /** The environment of every child: ours over the caller's, with no Slack credentials. */
-function childEnv(): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // Settings of the machine running the tests must not leak in (DOCKER_HOST may: it is the engine).
-    if (
-      /^(SLACK_|SPREADSERVE_|LOG_LEVEL$|MAX_|RECLAIM_|IDLE_|OPS_CHANNEL$|HTTP_PORT$|BUILD_TIMEOUT$)/.test(key)
-    )
-      continue;
-    base[key] = value;
-  }
-  return {
-    ...base,
-    SPREADSERVE_DATA: path.join(dir, 'store.json'),
-    SPREADSERVE_PORTS: `${FIRST_PORT}-${FIRST_PORT + 19}`,
-    SPREADSERVE_BIND_IP: '127.0.0.1',
-    SPREADSERVE_PUBLIC_URL: 'http://127.0.0.1',
-    SPREADSERVE_SCOPE: SCOPE,
-    SPREADSERVE_TEMPLATES: path.join(dir, 'templates.yml'),
-    // Set and empty: a .env file in the project cannot switch `npm start` to the Slack bot.
-    SLACK_SIGNING_SECRET: '',
-    SLACK_BOT_TOKEN: '',
-    SLACK_APP_TOKEN: '',
-    NO_COLOR: '1',
-  };
-}
+const childEnv = (): NodeJS.ProcessEnv =>
+  terminalEnv({ dir, scope: SCOPE, firstPort: FIRST_PORT, lastPort: FIRST_PORT + 19 });
 
 const storeInstances = (): string[] => {
   const file = path.join(dir, 'store.json');
@@ -322,10 +300,16 @@ describe('spreadserve CLI against real Docker', () => {
 
     it('beside a running bot (the store owner), reads still work and changes are refused', async () => {
       // given another live process holding the store's lock, as a running bot does
-      const owner = spawn('sleep', ['30'], { stdio: 'ignore' });
+      const holder = path.join(ROOT, 'test', 'support', 'store-holder.ts');
+      const owner = spawn(process.execPath, ['--import', 'tsx', holder, path.join(dir, 'store.json')], {
+        cwd: ROOT,
+      });
       const lock = `${path.join(dir, 'store.json')}.lock`;
       try {
-        writeFileSync(lock, String(owner.pid));
+        await new Promise((resolve) => {
+          owner.stdout?.once('data', resolve); // "open writable": it holds the kernel lock
+          owner.once('exit', resolve);
+        });
 
         // then list answers from the file, and a launch is refused naming the owner
         const list = await cli(['list', 'all']);
