@@ -14,6 +14,11 @@ import { replyToText } from './text.ts';
 export async function runLocalShell(config: Config): Promise<void> {
   const services = await openLocalServices(config, { log: terminalLogger(config), scheduled: true });
   await services.start();
+  // SIGTERM (systemd, docker stop) stops as the bot does: launches in flight undone, a running
+  // reclaim pass finished, the store's last write flushed, all within stop()'s bound.
+  process.once('SIGTERM', () => {
+    void services.stop().then(() => process.exit(0));
+  });
   await runShell(services, cliActor());
   await services.stop(); // waits for a running reclaim pass
 }

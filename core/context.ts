@@ -151,11 +151,14 @@ export async function createServices(config: Config, options: ServiceOptions): P
       const deadline = Date.now() + bound;
       let waitingFor = 'the reclaim schedule';
       const work = async () => {
+        // Launches still waiting for health are undone at once (container removed, port freed)
+        // rather than left half done; they finish compensating while the steps below run.
+        instances.cancelLaunches();
         await schedule?.stop();
         waitingFor = 'a running reclaim pass';
         await reclaimer.idle();
-        // A launch ends by itself (its engine calls are bounded) or compensates: its last store
-        // write is then among those flushed below.
+        // A cancelled launch compensates through bounded engine calls: its last store write is
+        // then among those flushed below.
         waitingFor = 'launches in flight';
         const polls = Math.ceil(bound / STOP_POLL_MS);
         for (let i = 0; i < polls && instances.launching.size > 0 && Date.now() < deadline; i++) {

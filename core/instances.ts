@@ -197,6 +197,11 @@ export class Instances {
     });
   }
 
+  /** Shutdown: every launch in flight is undone (its container removed, its port freed). */
+  cancelLaunches(): void {
+    this.saga.cancelAll();
+  }
+
   /** The last `lines` log lines of an instance, for its owner or an admin. */
   async logs(actor: Actor, name: string, lines: number): Promise<string[]> {
     const record = this.get(name);

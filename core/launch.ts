@@ -43,7 +43,15 @@ export interface LaunchDeps {
 }
 
 export class LaunchSaga {
+  /** Aborted when the bot shuts down: launches waiting for health stop waiting and are undone. */
+  private readonly shutdown = new AbortController();
+
   constructor(private readonly deps: LaunchDeps) {}
+
+  /** Undo every launch in flight (each compensates: container removed, port freed). */
+  cancelAll(): void {
+    this.shutdown.abort();
+  }
 
   /** Where the bot itself probes a published port. */
   private probeUrl(port: number, path: string): string {
@@ -113,6 +121,7 @@ export class LaunchSaga {
       const id = containerId;
       const healthy = await waitForHttp(this.probeUrl(port, template.healthPath), {
         timeoutMs: template.startTimeoutMs,
+        signal: this.shutdown.signal,
         stillAlive: async () => {
           const details = await engine.inspect(id);
           if (details?.state !== 'running') {
@@ -125,6 +134,12 @@ export class LaunchSaga {
           }
         },
       });
+      if (this.shutdown.signal.aborted) {
+        throw new UserError(
+          'shutting-down',
+          `The bot is shutting down, so the launch of ${name} was undone and its port freed; launch it again in a moment.`,
+        );
+      }
       if (!healthy) {
         throw new UserError(
           'unhealthy',

@@ -15,7 +15,8 @@ export type UserErrorKind =
   | 'unhealthy' // the container never answered its health path
   | 'build-failed' // a build step or the installer failed
   | 'timeout' // a build or wait ran out of time
-  | 'read-only'; // the store is corrupt or unwritable
+  | 'read-only' // the store is corrupt or unwritable
+  | 'shutting-down'; // the bot is stopping: work was undone, try again in a moment
 
 /** The only error whose message reaches a user: one readable sentence. */
 export class UserError extends Error {

@@ -1,13 +1,13 @@
-// A bot killed with SIGKILL in the middle of a launch and started again at once, as systemd's
-// Restart=always or a container restart would: the new process owns the store within seconds,
-// cleans up the half-launched instance, and every pool port is usable again. Real processes
-// (`npm start`'s entry, the local shell) against the real Docker engine. Ports 24560-24562 and
-// the scope label test-restart belong to this file.
+// The bot's process lifecycle under faults, with real processes (`npm start`'s entry, the local
+// shell) against the real Docker engine: killed with SIGKILL mid-launch and started again at
+// once, as systemd's Restart=always or a container restart would; stopped with SIGTERM during a
+// launch and during a reclaim pass. Ports 24560-24562 and the scope label test-restart belong
+// to this file; each test has a fresh store.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { LABEL } from '../../core/labels.ts';
 import { BASE_IMAGE, removeByLabel, requireDocker, scopeContainers } from '../support/docker.ts';
@@ -21,6 +21,7 @@ const SCOPE = 'test-restart';
 const FIRST_PORT = 24560;
 
 let dir: string;
+const dirs: string[] = [];
 
 /** The local shell as `npm start` runs it, as one node process (so its pid is the bot's). */
 interface Shell {
@@ -71,10 +72,22 @@ function startShell(): Shell {
 
 const shells: Shell[] = [];
 
+/** Everything in the store file now. */
+const storeDoc = () =>
+  JSON.parse(readFileSync(path.join(dir, 'store.json'), 'utf8')) as {
+    instances: Record<string, { state: string; port: number }>;
+    ports: Record<string, unknown>;
+    reclaim: { lastPassAt?: number };
+  };
+
 beforeAll(async () => {
   await requireDocker();
-  await removeByLabel({ [LABEL.scope]: SCOPE }); // what an interrupted earlier run left
+});
+
+beforeEach(async () => {
+  await removeByLabel({ [LABEL.scope]: SCOPE }); // what an interrupted earlier run (or test) left
   dir = tempDir('ss-restart-');
+  dirs.push(dir);
   // Two templates on the base image: `quick` serves at once; `slow` never answers, so a launch
   // of it stays in flight (record starting, port reserved, container running) until killed.
   const serve = 'mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www';
@@ -97,7 +110,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const s of shells) s.child.kill('SIGKILL');
   await removeByLabel({ [LABEL.scope]: SCOPE });
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('the bot killed mid-launch and started again at once', () => {
@@ -108,10 +121,7 @@ describe('the bot killed mid-launch and started again at once', () => {
     await first.waitFor(/spreadserve> /);
     first.say('launch slow --name half');
     await first.waitFor(/Container started on port \d+/);
-    const doc = JSON.parse(readFileSync(path.join(dir, 'store.json'), 'utf8')) as {
-      instances: Record<string, { state: string; port: number }>;
-    };
-    expect(doc.instances.half?.state).toBe('starting');
+    expect(storeDoc().instances.half?.state).toBe('starting');
     expect(scopeContainers(SCOPE)).toHaveLength(1);
 
     // when it is killed with SIGKILL and a new one starts at once
@@ -144,5 +154,49 @@ describe('the bot killed mid-launch and started again at once', () => {
     expect(ports.sort()).toEqual([FIRST_PORT, FIRST_PORT + 1, FIRST_PORT + 2]);
     second.say('exit');
     expect(await second.closed).toBe(0);
+  });
+});
+
+describe('SIGTERM', () => {
+  it('during a launch: the launch is undone, its port freed, and the process exits at once', async () => {
+    // given a bot whose launch waits for a server that never answers
+    const shell = startShell();
+    shells.push(shell);
+    await shell.waitFor(/spreadserve> /);
+    shell.say('launch slow --name cut');
+    await shell.waitFor(/Container started on port \d+/);
+    expect(scopeContainers(SCOPE)).toHaveLength(1);
+    // when it gets SIGTERM (systemd, docker stop)
+    const sent = Date.now();
+    shell.child.kill('SIGTERM');
+    // then it exits cleanly well within stop's 30 s bound, the launch undone and said so
+    expect(await shell.closed).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(25_000);
+    expect(shell.out()).toMatch(/The bot is shutting down, so the launch of cut was undone/);
+    expect(scopeContainers(SCOPE)).toEqual([]);
+    expect(storeDoc().instances).toEqual({});
+    expect(storeDoc().ports).toEqual({});
+  });
+
+  it('during a reclaim pass: the pass finishes and is recorded before the process exits', async () => {
+    // given a bot with two instances, running a reclaim pass (stats take about a second)
+    const shell = startShell();
+    shells.push(shell);
+    await shell.waitFor(/spreadserve> /);
+    for (const name of ['busy', 'calm']) {
+      shell.say(`launch quick --name ${name}`);
+      await shell.waitFor(new RegExp(`${name} is up at`));
+    }
+    const before = Date.now();
+    shell.say('reclaim');
+    await new Promise((r) => setTimeout(r, 300));
+    // when it gets SIGTERM in the middle of the pass
+    shell.child.kill('SIGTERM');
+    // then it exits cleanly once the pass has finished and been written down
+    expect(await shell.closed).toBe(0);
+    expect(storeDoc().reclaim.lastPassAt).toBeGreaterThanOrEqual(before);
+    // and the instances it did not judge idle are still there, with their containers
+    expect(Object.keys(storeDoc().instances).sort()).toEqual(['busy', 'calm']);
+    expect(scopeContainers(SCOPE, { running: true })).toHaveLength(2);
   });
 });
