@@ -7,8 +7,10 @@ import type { Reply } from '../commands/reply.ts';
 import type { CommandContext } from '../commands/types.ts';
 import type { Services } from '../core/context.ts';
 import type { Actor } from '../core/policy.ts';
+import { formatDuration } from '../lib/duration.ts';
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import { GROUP_FAILURE_CACHE_MS } from './groups.ts';
 import type { Metrics } from './metrics.ts';
 import { renderReply } from './render.ts';
 
@@ -56,7 +58,7 @@ export class CommandRunner {
     if (groups.length === 0) return reply;
     const which =
       groups.length === 1 ? `the user group ${groups[0]}` : `the user groups ${groups.join(', ')}`;
-    const note = `Slack did not list ${which} just now, so its members count as none for a minute; try again then.`;
+    const note = `Slack did not list ${which} just now, so its members count as none for ${formatDuration(GROUP_FAILURE_CACHE_MS)}; try again then.`;
     return { ...reply, summary: `${reply.summary} ${note}` };
   }
 

@@ -57,7 +57,7 @@ describe('a slow Slack', () => {
       // and she is no admin meanwhile: `reclaim` is refused in one sentence, without waiting again
       const refused = await answer('reclaim --dry-run', ALICE);
       expect(refused.line).toMatch(
-        /^⚠️ Only admins may .* Slack did not list the user group SADMINS just now, so its members count as none for a minute; try again then\.$/,
+        /^⚠️ Only admins may .* Slack did not list the user group SADMINS just now, so its members count as none for 30s; try again then\.$/,
       );
       expect(refused.ms).toBeLessThan(1_500);
       expect(b.logs().filter((l) => l.msg === FAILED)).toHaveLength(1);

@@ -257,6 +257,7 @@ describe('an engine killed -9 mid-reclaim and started again', () => {
     });
     const took = Date.now() - t0;
     await killed;
+    console.log('DURING', took, JSON.stringify({status: during.status, failures: during.failures, summary: during.summary, cleaned: during.cleaned}));
 
     // then the kill landed inside the sampling, and the pass ended within its bound
     expect(killed, 'the pass never sampled').toBeDefined();
@@ -289,7 +290,10 @@ describe('an engine killed -9 mid-reclaim and started again', () => {
 
     // when the engine is started again (it stops what ran before) and passes run
     await sandbox.startDaemon();
+    const tr = Date.now();
     const { last, left } = await passUntilAgreed(30_000);
+    console.log('RECOVER', Date.now()-tr, JSON.stringify({status: last.status, failures: last.failures, summary: last.summary, cleaned: last.cleaned}), JSON.stringify(notifier.summaries.map(s=>s.summary)));
+    console.log('DOWN', JSON.stringify(down.summary));
 
     // then the store holds what Docker holds, and the first good pass said reclaim works again
     expect(left).toEqual([]);
