@@ -48,7 +48,7 @@ export function opsStep(report: ReclaimReport, fault: Outage | undefined, told: 
 /** One line: what the pass did, as `status` and the ops summary show it; first, that it works again. */
 export function summarise(r: ReclaimReport): string {
   const again = r.recovered
-    ? `Reclaim works again (it failed from ${formatUtc(r.recovered.since, 'second')} on: ${r.recovered.reason}). `
+    ? `Reclaim works again (it failed from ${formatUtc(r.recovered.since, 'second')} on: ${r.recovered.reason.replace(/\.$/, '')}). `
     : '';
   return again + passLine(r);
 }
@@ -73,7 +73,7 @@ function passLine(r: ReclaimReport): string {
   if (reclaimed.length) parts.push(`${would}reclaim ${names(reclaimed.map((a) => a.instance))}`);
   if (warned.length) parts.push(`${would}warn ${names(warned.map((a) => a.instance))}`);
   const gone = r.cleaned.closed.length + r.cleaned.exited.length;
-  if (gone) parts.push(`closed ${gone} whose container was gone`);
+  if (gone) parts.push(`closed ${gone} whose container was gone or had exited`);
   if (r.cleaned.adopted.length) parts.push(`adopted ${r.cleaned.adopted.length} found running`);
   const failed = r.failures.length;
   const withdrawn = r.actions.filter((a) => a.outcome === 'withdrawn').length;

@@ -8,7 +8,7 @@
 // touched (its base image is copied into the sandbox). Pool 24903-24905 and the sandbox subnet
 // 10.232.42.0/24 (tag rfaults) belong to this file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL } from '../../core/labels.ts';
+import { containerName, LABEL } from '../../core/labels.ts';
 import type { Notifier, ReclaimReport } from '../../core/notifier.ts';
 import { DockerEngine } from '../../engine/docker.ts';
 import type { ContainerEngine } from '../../engine/types.ts';
@@ -28,6 +28,13 @@ const PASS_BOUND_MS = 3 * QUICK_MS + 2000;
 /** How long after the first stats call of the pass the engine is killed (a stats call waits ~1 s
  * for the engine's collector tick, so this lands while they are in flight). */
 const KILL_AFTER_MS = 300;
+/** How long after the first remove of a reclaim reaches the engine it is killed: while the
+ * removes (a kill and a layer cleanup each) are under way. */
+const REMOVE_KILL_AFTER_MS = 30;
+const MIN = 60_000;
+/** IDLE_TIMEOUT and IDLE_WARNING (the defaults). */
+const IDLE_MS = 2 * 60 * MIN;
+const GRACE_MS = 15 * MIN;
 
 /** Records what the passes tell the ops channel and owners (the fake at Slack's boundary). */
 class RecordingNotifier implements Notifier {
@@ -47,28 +54,36 @@ const log = createLogger('info', { write: (line: string) => void logged.push(JSO
 const clock = new ManualClock();
 const notifier = new RecordingNotifier();
 let sandbox: EngineSandbox;
+let engine: DockerEngine;
 let bed: TestBed;
-/** Armed by a test: runs once, when the next stats call reaches the engine. */
-let onStats: (() => void) | undefined;
-/** Stats calls that reached the engine, and those that answered. */
-const statsCalls = { started: 0, answered: 0 };
+/** The engine calls a test may fault at. */
+type Watched = 'stats' | 'remove';
+/** Armed by a test: runs once, when the next call of that kind reaches the engine. */
+let armed: { method: Watched; run: () => void } | undefined;
+/** Calls of each watched kind that reached the engine, and those that answered. */
+const calls: Record<Watched, { started: number; answered: number }> = {
+  stats: { started: 0, answered: 0 },
+  remove: { started: 0, answered: 0 },
+};
 
-/** The real engine, watched: a test arms `onStats` to fault the sandbox once a pass samples. */
+/** The real engine, watched: a test arms a hook to fault the sandbox at a step of a pass. */
 function watched(real: DockerEngine): ContainerEngine {
+  const wrap =
+    <A extends unknown[], R>(method: Watched, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const hook = armed?.method === method ? armed : undefined;
+      if (hook) armed = undefined;
+      hook?.run();
+      calls[method].started++;
+      const result = await fn(...args);
+      calls[method].answered++;
+      return result;
+    };
   return new Proxy(real, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
-      if (prop === 'stats') {
-        return async (...args: Parameters<DockerEngine['stats']>) => {
-          const hook = onStats;
-          onStats = undefined;
-          hook?.();
-          statsCalls.started++;
-          const sample = await target.stats(...args);
-          statsCalls.answered++;
-          return sample;
-        };
-      }
+      if (prop === 'stats') return wrap('stats', target.stats.bind(target));
+      if (prop === 'remove') return wrap('remove', target.remove.bind(target));
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
@@ -196,9 +211,93 @@ function expectReadable(report: ReclaimReport): void {
   expect(report.summary).not.toMatch(/socket hang up|HTTP code|at .*\.ts:\d+|Error:/);
 }
 
+/**
+ * Runs a pass whose engine is killed -9 `afterMs` after the pass's first `method` call reaches it;
+ * says how long the pass took, and what had happened when the kill came.
+ */
+async function passKilledAt(method: Watched, afterMs: number) {
+  let killed: Promise<void> | undefined;
+  let settled = false;
+  const atKill = { settled: false, started: -1, answered: -1 };
+  calls[method] = { started: 0, answered: 0 };
+  armed = {
+    method,
+    run: () => {
+      killed = sleep(afterMs).then(() => {
+        Object.assign(atKill, { settled, ...calls[method] });
+        return sandbox.kill();
+      });
+    },
+  };
+  const t0 = Date.now();
+  const report = await pass().finally(() => {
+    settled = true;
+  });
+  const ms = Date.now() - t0;
+  armed = undefined;
+  await killed;
+  return { report, ms, killed: killed !== undefined, atKill };
+}
+
+/** A pass while the engine is gone: it fails at once, readably, and changes no record. */
+async function expectPassFailsWhileDown(): Promise<void> {
+  const before = Object.keys(bed.services.store.read().instances).sort();
+  const t0 = Date.now();
+  const down = await pass();
+  expect(Date.now() - t0).toBeLessThan(PASS_BOUND_MS);
+  expect(down.status).toBe('failed');
+  expect(down.failures.at(-1)?.error).toMatch(READABLE[1] as RegExp);
+  expectReadable(down);
+  expect(Object.keys(bed.services.store.read().instances).sort()).toEqual(before);
+  // and the ops channel heard of the outage
+  expect(notifier.summaries.at(-1)).toMatchObject({ status: 'failed', summary: down.summary });
+}
+
+/**
+ * Starts the engine again (it stops what ran before), runs passes until the store holds what
+ * Docker holds, checks the first good pass said reclaim works again, fills the pool with instances
+ * that run, stops them all, and checks nothing of the scope is left.
+ */
+async function expectRecovery(): Promise<void> {
+  const told = notifier.summaries.length;
+  await sandbox.startDaemon();
+  const { last, left } = await passUntilAgreed(30_000);
+  expect(left).toEqual([]);
+  expect(last.status).toBe('done');
+  expectReadable(last);
+  expect(notifier.summaries[told]?.summary).toMatch(/^Reclaim works again/);
+
+  // every pool port is usable: the pool fills with instances that run, as the store says
+  const free = bed.services.pool.counts(bed.services.store.read()).free;
+  for (let i = 0; i < free; i++) {
+    await bed.services.instances.launch({ actor: alice, template: 'demo', name: `fill-${i}` });
+  }
+  const ports = Object.values(bed.services.store.read().instances)
+    .map((r) => r.port)
+    .sort();
+  expect(ports).toEqual([PORTS.first, PORTS.first + 1, PORTS.first + 2]);
+  expect(await disagreements()).toEqual([]);
+
+  // and once every instance is stopped nothing of the scope is left
+  for (const name of Object.keys(bed.services.store.read().instances)) {
+    await bed.services.instances.stop(admin, name);
+  }
+  expect(await noContainersWithin(10_000)).toBe(0);
+  const doc = bed.services.store.read();
+  expect(Object.keys(doc.instances)).toEqual([]);
+  expect(bed.services.pool.counts(doc)).toMatchObject({ total: PORTS.count, free: PORTS.count });
+}
+
+/** Launches `names` (the pool's size), alternating owners. */
+async function launchAll(names: string[]): Promise<void> {
+  for (const [i, name] of names.entries()) {
+    await bed.services.instances.launch({ actor: i % 2 ? bob : alice, template: 'demo', name });
+  }
+}
+
 beforeAll(async () => {
   sandbox = await EngineSandbox.start({ tag: 'rfaults', subnet: 42 });
-  const engine = new DockerEngine({
+  engine = new DockerEngine({
     dockerHost: sandbox.dockerHost,
     timeouts: { quickMs: QUICK_MS, logsMs: QUICK_MS, imageMs: 10_000 },
   });
@@ -220,106 +319,75 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  onStats = undefined;
+  armed = undefined;
   await bed?.services.stop();
   await sandbox?.teardown();
 }, 60_000);
 
 describe('an engine killed -9 mid-reclaim and started again', () => {
-  it('ends the pass within its bound with readable failures, and a pass after recovery restores the truth', async () => {
-    // given the pool full of running instances, and the baseline pass behind them
+  it('while the pass samples: the pass ends within its bound, readably, and recovery restores the truth', async () => {
+    // given the pool full of running instances, and the first pass since start (a baseline) behind them
     const names = ['r1', 'r2', 'r3'];
-    for (const [i, name] of names.entries()) {
-      await bed.services.instances.launch({ actor: i % 2 ? bob : alice, template: 'demo', name });
-    }
+    await launchAll(names);
     const baseline = await pass();
     expect(baseline).toMatchObject({ status: 'done', baselineOnly: true, failures: [] });
     expect([...baseline.baselined].sort()).toEqual(names);
     expect(await disagreements()).toEqual([]);
 
-    // when a pass starts and the engine is killed -9 once it samples
-    let killed: Promise<void> | undefined;
-    let settled = false;
-    let settledBeforeKill = false;
-    let answeredBeforeKill = -1;
-    statsCalls.started = 0;
-    statsCalls.answered = 0;
-    onStats = () => {
-      killed = sleep(KILL_AFTER_MS).then(() => {
-        answeredBeforeKill = statsCalls.answered;
-        settledBeforeKill = settled;
-        return sandbox.kill();
-      });
-    };
-    const t0 = Date.now();
-    const during = await pass().finally(() => {
-      settled = true;
-    });
-    const took = Date.now() - t0;
-    await killed;
-    console.log('DURING', took, JSON.stringify({status: during.status, failures: during.failures, summary: during.summary, cleaned: during.cleaned}));
+    // when a pass starts right after the engine's stats collector ticked (a stats call of our
+    // own), and the engine is killed -9 once the pass samples, before the next tick
+    await engine.stats(containerName('r1'));
+    const { report, ms, killed, atKill } = await passKilledAt('stats', KILL_AFTER_MS);
 
-    // then the kill landed inside the sampling, and the pass ended within its bound
-    expect(killed, 'the pass never sampled').toBeDefined();
-    expect({ settledBeforeKill, answeredBeforeKill }).toEqual({
-      settledBeforeKill: false,
-      answeredBeforeKill: 0,
-    });
-    expect(statsCalls.started).toBe(names.length);
-    expect(took).toBeLessThan(PASS_BOUND_MS);
-    // failed, or done with a failure for each instance it could not sample: readable either way
-    if (during.status !== 'failed') {
-      expect(during.status).toBe('done');
-      expect(during.failures.map((f) => f.instance).sort()).toEqual(names);
+    // then the kill landed while every stats call was in flight, and the pass ended within its bound
+    expect(killed, 'the pass never sampled').toBe(true);
+    expect(atKill).toEqual({ settled: false, started: names.length, answered: 0 });
+    expect(ms).toBeLessThan(PASS_BOUND_MS);
+    // done with a failure for each instance it could not sample, or failed: readable either way
+    if (report.status !== 'failed') {
+      expect(report.status).toBe('done');
+      expect(report.failures.map((f) => f.instance).sort()).toEqual(names);
     }
-    expect(during.failures.length).toBeGreaterThan(0);
-    expectReadable(during);
+    expect(report.failures.length).toBeGreaterThan(0);
+    expectReadable(report);
     // and nothing was closed on the strength of a dead engine
     expect(Object.keys(bed.services.store.read().instances).sort()).toEqual(names);
 
-    // when a pass runs while the engine is gone: it fails at once, readably, and changes nothing
-    const t1 = Date.now();
-    const down = await pass();
-    expect(Date.now() - t1).toBeLessThan(PASS_BOUND_MS);
-    expect(down.status).toBe('failed');
-    expect(down.failures.at(-1)?.error).toMatch(READABLE[1] as RegExp);
-    expectReadable(down);
-    expect(Object.keys(bed.services.store.read().instances).sort()).toEqual(names);
-    // and the ops channel heard of the outage
-    expect(notifier.summaries.at(-1)?.status).toBe('failed');
+    await expectPassFailsWhileDown();
+    await expectRecovery();
+  }, 120_000);
 
-    // when the engine is started again (it stops what ran before) and passes run
-    await sandbox.startDaemon();
-    const tr = Date.now();
-    const { last, left } = await passUntilAgreed(30_000);
-    console.log('RECOVER', Date.now()-tr, JSON.stringify({status: last.status, failures: last.failures, summary: last.summary, cleaned: last.cleaned}), JSON.stringify(notifier.summaries.map(s=>s.summary)));
-    console.log('DOWN', JSON.stringify(down.summary));
+  it('while the pass stops what it reclaims: the same, whichever stops got through', async () => {
+    // given the pool full of instances warned as idle, their grace period over
+    const names = ['q1', 'q2', 'q3'];
+    await launchAll(names);
+    const sampled = await pass();
+    expect(sampled).toMatchObject({ status: 'done', failures: [] });
+    expect([...sampled.baselined].sort()).toEqual(names);
+    clock.advance(IDLE_MS + MIN);
+    const warned = await pass();
+    expect(warned.actions.map((a) => [a.kind, a.outcome])).toEqual(names.map(() => ['warn', 'done']));
+    clock.advance(GRACE_MS);
 
-    // then the store holds what Docker holds, and the first good pass said reclaim works again
-    expect(left).toEqual([]);
-    expect(last.status).toBe('done');
-    expectReadable(last);
-    const recovered = notifier.summaries.find((s) => s.recovered !== undefined);
-    expect(recovered?.summary).toMatch(/^Reclaim works again/);
+    // when the pass that reclaims them runs, and the engine is killed -9 while its removes are under way
+    const { report, ms, killed, atKill } = await passKilledAt('remove', REMOVE_KILL_AFTER_MS);
 
-    // and every pool port is usable: the pool fills with instances that run, consistently
-    const after = ['s1', 's2', 's3'].slice(0, bed.services.pool.counts(bed.services.store.read()).free);
-    for (const name of after) {
-      await bed.services.instances.launch({ actor: alice, template: 'demo', name });
+    // then the kill came before the pass ended, and the pass ended within its bound
+    expect(killed, 'the pass never stopped anything').toBe(true);
+    expect(atKill.settled).toBe(false);
+    expect(ms).toBeLessThan(PASS_BOUND_MS);
+    // each reclaim either went through (record closed) or failed readably (record kept for later)
+    const reclaims = report.actions.filter((a) => a.kind === 'reclaim');
+    expect(reclaims.map((a) => a.instance).sort()).toEqual(names);
+    const records = bed.services.store.read().instances;
+    for (const a of reclaims) {
+      expect(['done', 'failed']).toContain(a.outcome);
+      expect(records[a.instance] === undefined, `${a.instance}: ${a.outcome}`).toBe(a.outcome === 'done');
     }
-    const ports = Object.values(bed.services.store.read().instances)
-      .map((r) => r.port)
-      .sort();
-    expect(ports).toEqual([PORTS.first, PORTS.first + 1, PORTS.first + 2]);
-    expect(await disagreements()).toEqual([]);
+    expectReadable(report);
+    for (const f of report.failures) expect(f.error).toMatch(/^could not stop it: /);
 
-    // and once every instance is stopped nothing of the scope is left
-    for (const name of Object.keys(bed.services.store.read().instances)) {
-      await bed.services.instances.stop(admin, name);
-    }
-    expect(await noContainersWithin(10_000)).toBe(0);
-    const doc = bed.services.store.read();
-    expect(Object.keys(doc.instances)).toEqual([]);
-    expect(bed.services.pool.counts(doc)).toMatchObject({ total: PORTS.count, free: PORTS.count });
+    await expectPassFailsWhileDown();
+    await expectRecovery();
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 // Real core services for a test file: its own store on a temp file, its own port range and
 // scope (the label cleanup keys on), the real Docker engine and the real demo template.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '../../core/config.ts';
@@ -105,7 +105,16 @@ export async function testBed(options: TestBedOptions): Promise<TestBed> {
     clock: options.clock,
     notifier: options.notifier,
   });
-  return { ...bed, services };
+  return {
+    ...bed,
+    services,
+    // At the end: the services stopped, the scope's containers and images removed, the temp dir too.
+    async cleanup() {
+      await services.stop();
+      await bed.cleanup();
+      rmSync(bed.dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Builds a template's image through the real build path, as an admin. */
