@@ -27,7 +27,9 @@ import {
 const SCOPE = 'faults-engine';
 const PORTS = { first: 24900, count: 3 };
 /** The engine calls' bound in this file: short, so each fault costs seconds. */
-const QUICK_MS = 2000;
+// Long enough for a real create and start on a loaded CI machine (the first ones after a restart
+// are slow), short enough that a frozen engine keeps the test brief.
+const QUICK_MS = 5000;
 /** What one command may take on a frozen engine: a call or two past their bound, and the store. */
 const COMMAND_BOUND_MS = 2 * QUICK_MS + 1000;
 
