@@ -35,14 +35,39 @@ export interface SlackApp {
   stop(): Promise<void>;
 }
 
-/** Bolt logs through pino, so every line is JSON with secrets redacted. */
+/** Bolt's and the Socket Mode client's lines that print a whole envelope or message after a colon. */
+const PAYLOAD_LINE =
+  /^(Received a message on the WebSocket|Sending a WebSocket message|Calling ack\(\)[^:]*|Unable to parse an incoming WebSocket message|AWS event|http request (?:result|body|headers)|storedResponse)\b[^:]*:/;
+const TOKEN = /\b(?:xox[a-z]|xapp)-[A-Za-z0-9-]+/g;
+const HOOK_URL = /https?:\/\/hooks\.slack\.com\/\S*/g;
+/** Words that mean a line carries a payload's secrets (response_url, tokens, trigger ids). */
+const SECRET_WORDS = /response_url|"token"|trigger_id|x-slack-signature|"authorization"|bearer /i;
+
+/**
+ * Bolt's own text, made safe to log: pino redacts fields, not words inside a message string, so
+ * lines that print envelopes, request bodies or results keep their first words only, and any
+ * other line naming a response_url, token or signature is dropped to a note that it was.
+ */
+export function scrubBoltLine(text: string): string {
+  const payload = PAYLOAD_LINE.exec(text);
+  if (payload) return `${payload[0]} [payload not logged]`;
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return '[payload not logged]';
+  const cleaned = text.replace(TOKEN, '[redacted]').replace(HOOK_URL, '[redacted url]');
+  return SECRET_WORDS.test(cleaned)
+    ? '[line not logged: it named a response_url, token or signature]'
+    : cleaned;
+}
+
+/** Bolt logs through pino, so every line is JSON with secrets redacted, and its text scrubbed. */
 function boltLogger(log: Logger): SlackLogger {
   let level = LogLevel.INFO;
+  const text = (m: unknown[]) => scrubBoltLine(m.map(String).join(' '));
   return {
-    debug: (...m: unknown[]) => log.debug({ bolt: true }, m.map(String).join(' ')),
-    info: (...m: unknown[]) => log.info({ bolt: true }, m.map(String).join(' ')),
-    warn: (...m: unknown[]) => log.warn({ bolt: true }, m.map(String).join(' ')),
-    error: (...m: unknown[]) => log.error({ bolt: true }, m.map(String).join(' ')),
+    debug: (...m: unknown[]) => log.debug({ bolt: true }, text(m)),
+    info: (...m: unknown[]) => log.info({ bolt: true }, text(m)),
+    warn: (...m: unknown[]) => log.warn({ bolt: true }, text(m)),
+    error: (...m: unknown[]) => log.error({ bolt: true }, text(m)),
     setLevel: (l) => {
       level = l;
     },
@@ -90,6 +115,27 @@ export function webClientOptions(config: Config, extra?: WebClientOptions): WebC
   };
 }
 
+/**
+ * Socket Mode's receiver, its HTTP server (/healthz, /metrics) listening on HTTP_BIND: Bolt's
+ * listens on all interfaces and takes no host.
+ */
+class BoundSocketModeReceiver extends SocketModeReceiver {
+  constructor(
+    private readonly host: string | undefined,
+    options: ConstructorParameters<typeof SocketModeReceiver>[0],
+  ) {
+    super(options);
+  }
+
+  override start(): ReturnType<SocketModeReceiver['start']> {
+    if (this.host === undefined) return super.start();
+    // The same as Bolt's start(), with the host: its server and port are private fields.
+    const own = this as unknown as { httpServer?: Server; httpServerPort?: number };
+    own.httpServer?.listen(own.httpServerPort, this.host);
+    return this.client.start();
+  }
+}
+
 export function createSlackApp(options: SlackAppOptions): SlackApp {
   const { config, services, metrics, log, clientOptions } = options;
   const { appToken } = config.slack;
@@ -100,7 +146,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const receiver =
     appToken === undefined
       ? undefined
-      : new SocketModeReceiver({
+      : new BoundSocketModeReceiver(config.httpBind, {
           appToken,
           logger,
           customRoutes,
@@ -133,7 +179,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   return {
     app,
     async start() {
-      const started: unknown = await app.start(config.httpPort);
+      const { httpPort: port, httpBind: host } = config;
+      const started: unknown = await app.start(host === undefined ? port : { port, host });
       // The HTTP receiver resolves with its server: with HTTP_PORT=0 the OS picked the port.
       if (started instanceof Server) {
         const address = started.address();

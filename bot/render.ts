@@ -2,13 +2,14 @@
 // of reply, then the log lines a failure carries. Pure: no I/O, no clock, no Slack client. The
 // primitives and Slack's limits are in blocks.ts; the pieces shared with App Home and the
 // reclaim messages in instance-blocks.ts, status-blocks.ts and reclaim-messages.ts.
-import type {
-  BuildView,
-  HelpEntry,
-  HistoryEntry,
-  InstanceView,
-  Reply,
-  TemplateView,
+import {
+  type BuildView,
+  type HelpEntry,
+  type HistoryEntry,
+  type InstanceView,
+  limitsText,
+  type Reply,
+  type TemplateView,
 } from '../commands/reply.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { clip, clipWithNote, formatBytes, oneLine, relativeTime, stripAnsi } from '../lib/format.ts';
@@ -159,7 +160,11 @@ function templateText(t: TemplateView): string {
         .filter(Boolean)
         .join(' · ')
     : `⬜ not built · ${image} · an admin builds it with \`/spreadserve build ${name}\``;
-  const lines = [head, `${built} · ${t.strategy} build`];
+  const lines = [
+    head,
+    `${built} · ${t.strategy} build`,
+    `Each instance: ${escapeMrkdwn(limitsText(t.limits))}`,
+  ];
   if (t.lastBuild) {
     const b = t.lastBuild;
     lines.push(

@@ -1,5 +1,7 @@
-// The HTTP routes beside Slack's: GET /healthz (200 when Docker answers and the store takes
-// writes, else 503 saying which) and GET /metrics (Prometheus).
+// The HTTP routes beside Slack's: GET /healthz (200 `ok` when Docker answers and the store takes
+// writes, else 503 with short words saying which) and GET /metrics (Prometheus). /healthz needs
+// no sign-in, so it says nothing more: the reasons (paths, pids, DOCKER_HOST) go to `status`,
+// which workspace members run, and to the log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CustomRoute } from '@slack/bolt';
 import type { Health, Probe } from '../core/health.ts';
@@ -15,23 +17,33 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-/** 200 when the store is writable and the engine answers, else 503; the body says which. */
-export async function healthAnswer(
-  health: Health,
-): Promise<{ ok: boolean; body: Probe & { status: string } }> {
-  const { engine, store } = await health.probe(HEALTH_TIMEOUT_MS);
-  const ok = store.writable && engine.reachable;
-  return { ok, body: { status: ok ? 'ok' : 'degraded', store, engine } };
+/** The words /healthz may say: `ok`, or which dependency fails. */
+export type HealthWord = 'ok' | 'docker unreachable' | 'store read-only';
+
+/** 200 `ok` when the store is writable and the engine answers, else 503 and the failing parts. */
+export async function healthAnswer(health: Health): Promise<{ ok: boolean; words: string; probe: Probe }> {
+  const probe = await health.probe(HEALTH_TIMEOUT_MS);
+  const failing: HealthWord[] = [];
+  if (!probe.engine.reachable) failing.push('docker unreachable');
+  if (!probe.store.writable) failing.push('store read-only');
+  return { ok: failing.length === 0, words: failing.length === 0 ? 'ok' : failing.join(', '), probe };
 }
 
 export function httpRoutes(deps: { health: Health; metrics: Metrics; log: Logger }): CustomRoute[] {
   const { health, metrics, log } = deps;
+  let lastWords = 'ok';
   return [
     {
       path: '/healthz',
       method: ['GET'],
       handler: (_req: IncomingMessage, res: ServerResponse) => {
-        void healthAnswer(health).then(({ ok, body }) => sendJson(res, ok ? 200 : 503, body));
+        void healthAnswer(health).then(({ ok, words, probe }) => {
+          // The reasons go to the log once per change, not on every poll.
+          if (words !== lastWords) (ok ? log.info : log.warn).call(log, { probe }, `/healthz: ${words}`);
+          lastWords = words;
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(`${words}\n`);
+        });
       },
     },
     {

@@ -1,7 +1,7 @@
 // Reply -> plain text for the terminal (CLI and local shell).
-import { failureShownWithAction, type InstanceView, type Reply } from '../commands/reply.ts';
+import { failureShownWithAction, type InstanceView, limitsText, type Reply } from '../commands/reply.ts';
 import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
-import { clip, elapsed, formatBytes, formatUtc, oneLine } from '../lib/format.ts';
+import { clip, elapsed, formatBytes, formatUtc, oneLine, stripControls } from '../lib/format.ts';
 
 const MAX_HISTORY_REASON = 200;
 
@@ -54,7 +54,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
     case 'templates':
       lines.push(
         ...table([
-          ['TEMPLATE', 'IMAGE', 'BUILT', 'SIZE', 'LAST BUILD', 'DESCRIPTION'],
+          ['TEMPLATE', 'IMAGE', 'BUILT', 'SIZE', 'LAST BUILD', 'EACH INSTANCE', 'DESCRIPTION'],
           ...reply.templates.map((t) => [
             t.name,
             t.image,
@@ -63,6 +63,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
             t.lastBuild
               ? `${t.lastBuild.outcome} by ${t.lastBuild.by}, ${elapsed(now, t.lastBuild.at)} ago`
               : '-',
+            limitsText(t.limits),
             t.description,
           ]),
         ]),
@@ -107,7 +108,8 @@ export function replyToText(reply: Reply, now = Date.now()): string {
     case 'message':
       break;
   }
-  for (const d of reply.details ?? []) lines.push(`  | ${d}`);
+  // Details carry container log lines: nothing in them may reach the terminal as a control.
+  for (const d of reply.details ?? []) lines.push(`  | ${stripControls(d)}`);
   return lines.join('\n');
 }
 

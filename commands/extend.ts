@@ -22,13 +22,14 @@ export const extend = defineCommand({
     })
     .transform((a) => ({ name: a.positional[0], ms: a.positional[1] ?? DEFAULT_MS })),
   async run(args, ctx) {
-    const record = await ctx.services.instances.extend(ctx.actor, args.name, args.ms);
+    const { record, cap } = await ctx.services.instances.extendCapped(ctx.actor, args.name, args.ms);
     const until = formatUtc(record.keepUntil ?? 0, 'minute');
+    const limited = cap && ctx.actor.role !== 'admin' ? ` (the most ${cap} allows)` : '';
     return {
       kind: 'instance',
       ok: true,
       visibility: 'ephemeral',
-      summary: `${args.name} is kept until ${until}.`,
+      summary: `${args.name} is kept until ${until}${limited}.`,
       instance: instanceView(ctx.services, record),
     };
   },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatDuration } from '../lib/duration.ts';
 import { defineCommand } from './define.ts';
 import { duration, instanceName, positional, templateName } from './parse.ts';
 import { instanceView } from './views.ts';
@@ -26,11 +27,17 @@ export const launch = defineCommand({
       onProgress: ctx.progress,
     });
     const view = instanceView(ctx.services, record);
+    // A user's --ttl stops at MAX_LIFETIME from launch: say so when it did.
+    const ttl = record.expiresAt === undefined ? undefined : record.expiresAt - record.createdAt;
+    const capped =
+      args.ttlMs !== undefined && ttl !== undefined && ttl < args.ttlMs
+        ? `; its time limit is ${formatDuration(ttl)} (the most MAX_LIFETIME allows)`
+        : '';
     return {
       kind: 'instance',
       ok: true,
       visibility: 'ephemeral',
-      summary: `${record.name} is up at ${view.url}`,
+      summary: `${record.name} is up at ${view.url}${capped}`,
       instance: view,
     };
   },

@@ -4,6 +4,7 @@ import { NAME_HINT, NAME_RE } from '../core/labels.ts';
 import { DURATION_HINT, durationSchema } from '../lib/duration.ts';
 import { usageError } from '../lib/errors.ts';
 import { clip } from '../lib/format.ts';
+import { isPrototypeKey } from '../lib/own.ts';
 
 export interface RawArgs {
   positional: string[];
@@ -38,7 +39,8 @@ export function parseFlags(command: string, tokens: readonly string[], spec: Fla
       continue;
     }
     const [flag, inline] = splitOnce(token.slice(2), '=');
-    const kind = spec[flag];
+    // Own keys only: "--constructor" or "--__proto__" are unknown flags, not Object.prototype's.
+    const kind = Object.hasOwn(spec, flag) ? spec[flag] : undefined;
     if (!kind) {
       const known = Object.keys(spec).map((f) => `--${f}`);
       throw usageError(
@@ -69,9 +71,14 @@ function splitOnce(text: string, sep: string): [string, string | undefined] {
 export const shown = (text: string, max = 40): string => clip(text, max + 1);
 
 /** An instance name, checked with a message that says what names look like. */
-export const instanceName = z.string().refine((v) => NAME_RE.test(v), {
-  error: (issue) => `"${shown(String(issue.input))}" is not a valid name: ${NAME_HINT}`,
-});
+export const instanceName = z
+  .string()
+  .refine((v) => NAME_RE.test(v), {
+    error: (issue) => `"${shown(String(issue.input))}" is not a valid name: ${NAME_HINT}`,
+  })
+  .refine((v) => !isPrototypeKey(v), {
+    error: (issue) => `"${shown(String(issue.input))}" is a reserved word and cannot name an instance`,
+  });
 
 /** A duration like 90s, 30m, 2h, 1d, as milliseconds; `flag` names where it was typed. */
 export const duration = (flag?: string) =>

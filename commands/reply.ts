@@ -4,6 +4,7 @@
 import type { StatusReport } from '../core/health.ts';
 import type { ReclaimReport } from '../core/notifier.ts';
 import type { UserErrorKind } from '../lib/errors.ts';
+import { formatBytes } from '../lib/format.ts';
 
 export interface InstanceView {
   name: string;
@@ -30,6 +31,29 @@ export interface TemplateView {
   sizeBytes?: number;
   imageCreatedAt?: number;
   lastBuild?: { by: string; at: number; outcome: string; durationMs: number };
+  /** The limits and options every instance of it gets (the template's own, else the defaults). */
+  limits: TemplateLimitsView;
+}
+
+export interface TemplateLimitsView {
+  memoryBytes: number;
+  cpus: number;
+  pids: number;
+  readOnly: boolean;
+  user?: string;
+}
+
+/** "512 MiB memory (no swap) · 1 CPU · 256 processes", then "read-only root", "user 1000:1000". */
+export function limitsText(l: TemplateLimitsView): string {
+  return [
+    `${formatBytes(l.memoryBytes, 'binary')} memory (no swap)`,
+    `${l.cpus} CPU${l.cpus === 1 ? '' : 's'}`,
+    `${l.pids} processes`,
+    l.readOnly ? 'read-only root' : undefined,
+    l.user !== undefined ? `user ${l.user}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 /** What `status` shows: core/health.ts's report. */

@@ -26,6 +26,13 @@ export const templates = defineCommand({
           outcome: last.outcome,
           durationMs: last.durationMs,
         },
+        limits: {
+          memoryBytes: t.memoryBytes,
+          cpus: t.nanoCpus / 1e9,
+          pids: t.pidsLimit,
+          readOnly: t.readOnly,
+          ...(t.user !== undefined ? { user: t.user } : {}),
+        },
       }),
     );
     const built = views.filter((v) => v.built).length;

@@ -137,6 +137,13 @@ const CONFIG_LAYOUT = {
       z.number().int().min(0, 'expected a TCP port 0-65535').max(65535, 'expected a TCP port 0-65535'),
     ),
   ),
+  /** The address /slack/events, /healthz and /metrics listen on; unset: all interfaces. */
+  httpBind: variable(
+    'HTTP_BIND',
+    optional(
+      z.union([z.ipv4(), z.ipv6()], { message: 'expected an IP address like 127.0.0.1 or ::1, or empty' }),
+    ),
+  ),
   dockerHost: variable(
     'DOCKER_HOST',
     optional(
@@ -217,6 +224,7 @@ const CONFIG_LAYOUT = {
     idleWarningMs: variable('IDLE_WARNING', duration('15m')),
     idleBytesFloor: variable('IDLE_BYTES_FLOOR', positiveInt('16384', 'a number of bytes')),
     maxLifetimeMs: variable('MAX_LIFETIME', optionalDuration),
+    maxExtendMs: variable('MAX_EXTEND', optionalDuration),
     dryRun: variable('RECLAIM_DRY_RUN', boolText),
   },
   buildTimeoutMs: variable('BUILD_TIMEOUT', duration('30m')),

@@ -6,11 +6,12 @@ import type { Clock } from '../lib/clock.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import { isPrototypeKey, own } from '../lib/own.ts';
 import type { InstanceRecord, StoreDoc } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Config } from './config.ts';
-import { byInstance, containerName, managedFilter, NAME_HINT, NAME_RE } from './labels.ts';
+import { byInstance, managedFilter, NAME_HINT, NAME_RE } from './labels.ts';
 import { LaunchSaga } from './launch.ts';
 import { type Actor, requireOwnerOrAdmin, requireUser } from './policy.ts';
 import type { PortPool } from './port-pool.ts';
@@ -61,7 +62,7 @@ export class Instances {
   }
 
   get(name: string): InstanceRecord {
-    const record = this.deps.store.read().instances[name];
+    const record = own(this.deps.store.read().instances, name);
     if (!record) {
       throw new UserError(
         'not-found',
@@ -79,6 +80,7 @@ export class Instances {
     if (request.name !== undefined && !NAME_RE.test(request.name)) {
       throw new UserError('usage', `"${request.name}" is not a valid name: ${NAME_HINT}.`);
     }
+    if (request.name !== undefined && isPrototypeKey(request.name)) throw reservedName(request.name);
     const image = await engine.inspectImage(template.image); // also proves the engine answers before any store change
     if (!image) {
       throw new UserError(
@@ -97,10 +99,31 @@ export class Instances {
         inFlight = reserved.name;
         return reserved;
       });
-      return await this.saga.start(name, template, port, owner, request.onProgress);
+      const record = await this.saga.start(name, template, port, owner, request.onProgress);
+      await this.auditPastLifetime(request, record);
+      return record;
     } finally {
       // Also when the write failed: the store rolled the reservation back.
       if (inFlight !== undefined) this.launching.delete(inFlight);
+    }
+  }
+
+  /** An admin's launch whose --ttl goes past MAX_LIFETIME: its launch audit entry says so. */
+  private async auditPastLifetime(request: LaunchRequest, record: InstanceRecord): Promise<void> {
+    const max = this.deps.config.reclaim.maxLifetimeMs;
+    const { ttlMs } = request;
+    if (request.actor.role !== 'admin' || ttlMs === undefined || max === undefined || ttlMs <= max) return;
+    const reason = `time limit ${formatDuration(ttlMs)}, past MAX_LIFETIME (${formatDuration(max)}): allowed for an admin`;
+    try {
+      await this.deps.store.update((doc) => {
+        const entry = doc.audit.findLast((e) => e.action === 'launch' && e.instance === record.name);
+        if (entry) entry.reason = reason;
+      });
+    } catch (err) {
+      this.deps.log.warn(
+        { instance: record.name, err: String(err) },
+        'could not audit a launch past MAX_LIFETIME',
+      );
     }
   }
 
@@ -113,9 +136,14 @@ export class Instances {
   ): { name: string; port: number } {
     const { pool, config } = this.deps;
     const owner = request.actor.id;
-    const ttlMs = request.ttlMs ?? config.reclaim.maxLifetimeMs;
+    const max = config.reclaim.maxLifetimeMs;
+    // A user's --ttl stops at MAX_LIFETIME; an admin's may go past it (the launch's audit says so).
+    const ttlMs =
+      request.ttlMs !== undefined && max !== undefined && request.actor.role !== 'admin'
+        ? Math.min(request.ttlMs, max)
+        : (request.ttlMs ?? max);
     const name = request.name ?? freeName(doc, template);
-    if (doc.instances[name]) {
+    if (Object.hasOwn(doc.instances, name)) {
       throw new UserError('conflict', `The name ${name} is taken; choose another with --name.`);
     }
     const limit = config.maxInstancesPerUser;
@@ -175,26 +203,68 @@ export class Instances {
     ms: number,
     reason = 'kept by its owner or an admin',
   ): Promise<InstanceRecord> {
+    return (await this.extendCapped(actor, name, ms, reason)).record;
+  }
+
+  /** extend, also saying which limit cut it short for a non-admin (or an admin went past). */
+  async extendCapped(
+    actor: Actor,
+    name: string,
+    ms: number,
+    reason = 'kept by its owner or an admin',
+  ): Promise<{ record: InstanceRecord; cap?: LimitName }> {
     const { store, clock } = this.deps;
     requireOwnerOrAdmin(actor, this.get(name).owner, name, 'extend');
     return store.update((doc) => {
-      const record = doc.instances[name];
+      const record = own(doc.instances, name);
       if (!record) throw new UserError('not-found', `${name} was stopped meanwhile.`);
       const now = clock.now();
+      const { until, cap } = this.extendTarget(actor, record, now, ms);
       record.lastActivityAt = now;
-      record.keepUntil = Math.max(record.keepUntil ?? 0, now + ms);
+      record.keepUntil = Math.max(record.keepUntil ?? 0, until);
       // A TTL is a hard limit the owner chose; an extend moves it as far as the keep.
-      if (record.expiresAt !== undefined) record.expiresAt = Math.max(record.expiresAt, now + ms);
+      if (record.expiresAt !== undefined) record.expiresAt = Math.max(record.expiresAt, until);
       record.warning = undefined;
+      const past = actor.role === 'admin' && cap ? `, past ${cap}: allowed for an admin` : '';
       audit(doc, {
         at: now,
         actor: actor.id,
         action: 'extend',
         instance: name,
-        reason: `${reason} for ${formatDuration(ms)}`,
+        reason: `${reason} for ${formatDuration(ms)}${past}`,
       });
-      return record;
+      return { record, cap };
     });
+  }
+
+  /** How far an extend by `ms` reaches, and the limit that cut it short (for an admin: that it
+   * went past). A non-admin never goes past MAX_EXTEND per extend, nor MAX_LIFETIME from launch. */
+  private extendTarget(
+    actor: Actor,
+    record: Pick<InstanceRecord, 'name' | 'createdAt'>,
+    now: number,
+    ms: number,
+  ): { until: number; cap?: LimitName } {
+    const { maxExtendMs, maxLifetimeMs } = this.deps.config.reclaim;
+    let until = now + ms;
+    let cap: LimitName | undefined;
+    if (maxExtendMs !== undefined && ms > maxExtendMs) {
+      cap = 'MAX_EXTEND';
+      if (actor.role !== 'admin') until = now + maxExtendMs;
+    }
+    if (maxLifetimeMs !== undefined && until > record.createdAt + maxLifetimeMs) {
+      cap = 'MAX_LIFETIME';
+      const end = record.createdAt + maxLifetimeMs;
+      // Past it, a user's extend would only clear the time-limit warning, again and again.
+      if (actor.role !== 'admin' && end <= now) {
+        throw new UserError(
+          'quota',
+          `${record.name} has lived its MAX_LIFETIME (${formatDuration(maxLifetimeMs)}); only an admin can keep it longer.`,
+        );
+      }
+      if (actor.role !== 'admin') until = end;
+    }
+    return { until, cap };
   }
 
   /** Shutdown: every launch in flight is undone (its container removed, its port freed). */
@@ -206,7 +276,14 @@ export class Instances {
   async logs(actor: Actor, name: string, lines: number): Promise<string[]> {
     const record = this.get(name);
     requireOwnerOrAdmin(actor, record.owner, name, 'read the logs of');
-    return this.deps.engine.logs(record.containerId ?? containerName(name), lines);
+    // Never by the bare container name: that one may be another bot's (another scope on this host).
+    if (record.containerId === undefined) {
+      throw new UserError(
+        'conflict',
+        `${name} is still starting and its container is not known yet; try \`logs ${name}\` again in a moment.`,
+      );
+    }
+    return this.deps.engine.logs(record.containerId, lines);
   }
 
   /** The store's instances with Docker's view of each, from one engine call. */
@@ -227,11 +304,21 @@ export class Instances {
   }
 }
 
+/** The limits a non-admin's --ttl, extend or Keep stops at. */
+export type LimitName = 'MAX_LIFETIME' | 'MAX_EXTEND';
+
+function reservedName(name: string): UserError {
+  return new UserError(
+    'usage',
+    `"${name}" is a reserved word and cannot name an instance; choose another name.`,
+  );
+}
+
 /** A free generated name: the template's name and a short random suffix. */
 function freeName(doc: StoreDoc, template: string): string {
   for (let i = 0; i < 20; i++) {
     const name = `${template.slice(0, 34)}-${randomBytes(2).toString('hex')}`;
-    if (!doc.instances[name]) return name;
+    if (!Object.hasOwn(doc.instances, name)) return name;
   }
   throw new UserError('conflict', 'Could not find a free name; choose one with --name.');
 }

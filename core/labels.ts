@@ -12,10 +12,8 @@ export const LABEL = {
   build: 'org.spreadserve.build',
 } as const;
 
-/** Instance names, and template names (a generated instance name is the template's plus a suffix). */
-export const NAME_RE = /^[a-z][a-z0-9-]{1,39}$/;
-export const NAME_HINT =
-  'names are 2-40 characters: lowercase letters, digits and dashes, starting with a letter';
+/** Instance names, and template names: the rule lives in lib/ (the store checks it too). */
+export { NAME_HINT, NAME_RE } from '../lib/names.ts';
 
 export const containerName = (instance: string): string => `spreadserve-${instance}`;
 

@@ -31,6 +31,9 @@ const SWEEP_SETTLE_MS = 2_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
+/** The bridge network of this bot's instances (inter-container traffic off), created on first use. */
+export const networkName = (scope: string): string => `spreadserve-${scope}`;
+
 const engineDidNotAnswer = (err: unknown) => err instanceof UserError && err.kind === 'engine-unreachable';
 
 export interface LaunchDeps {
@@ -91,6 +94,10 @@ export class LaunchSaga {
             bindIp: config.bindIp,
             memoryBytes: template.memoryBytes,
             nanoCpus: template.nanoCpus,
+            pidsLimit: template.pidsLimit,
+            readOnly: template.readOnly,
+            user: template.user,
+            network: { name: networkName(config.scope), labels: managedFilter(config.scope) },
           });
           break;
         } catch (err) {

@@ -88,8 +88,20 @@ const templateSchema = z
     memory: z
       .union([z.string(), z.number()])
       .optional()
-      .refine((v) => v === undefined || parseMemory(String(v)) !== null, 'expected a size like 256m or 1g'),
+      .refine(
+        (v) => v === undefined || (parseMemory(String(v)) ?? 0) >= 6 * 1024 ** 2,
+        'expected a size like 256m or 1g (at least 6m)',
+      ),
     cpus: z.number().positive().max(64).optional(),
+    /** Processes and threads the container may hold. */
+    pids: z.number().int().min(16).max(65536).optional(),
+    /** Read-only root file system (a tmpfs on /tmp stays writable). */
+    readOnly: z.boolean().default(false),
+    /** Run as this "uid" or "uid:gid" instead of the image's user. */
+    user: z
+      .string()
+      .regex(/^\d{1,10}(:\d{1,10})?$/, 'expected a numeric user like "1000" or "1000:1000"')
+      .optional(),
   })
   // A misspelt field (memmory, containerport) would otherwise be dropped silently.
   .strict();
@@ -112,9 +124,16 @@ export interface Template {
   command?: string[];
   healthPath: string;
   startTimeoutMs: number;
-  memoryBytes?: number;
-  nanoCpus?: number;
+  /** Effective limits: the template's own, else TEMPLATE_DEFAULTS. Swap is set equal to memory. */
+  memoryBytes: number;
+  nanoCpus: number;
+  pidsLimit: number;
+  readOnly: boolean;
+  user?: string;
 }
+
+/** The limits of a template that sets none of its own (documented in the README). */
+export const TEMPLATE_DEFAULTS = { memory: '512m', cpus: 1, pids: 256 } as const;
 
 export type TemplateSet = ReadonlyMap<string, Template>;
 
@@ -165,8 +184,11 @@ export function parseTemplates(text: string, baseDir: string, source = 'template
       command: t.command,
       healthPath: t.healthPath,
       startTimeoutMs: t.startTimeout,
-      memoryBytes: t.memory === undefined ? undefined : (parseMemory(String(t.memory)) ?? undefined),
-      nanoCpus: t.cpus === undefined ? undefined : Math.round(t.cpus * 1e9),
+      memoryBytes: parseMemory(String(t.memory ?? TEMPLATE_DEFAULTS.memory)) ?? 0,
+      nanoCpus: Math.round((t.cpus ?? TEMPLATE_DEFAULTS.cpus) * 1e9),
+      pidsLimit: t.pids ?? TEMPLATE_DEFAULTS.pids,
+      readOnly: t.readOnly,
+      ...(t.user !== undefined ? { user: t.user } : {}),
     });
   }
   return set;

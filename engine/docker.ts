@@ -28,6 +28,7 @@ import {
   statusOf,
   unreachableError,
 } from './docker-errors.ts';
+import { BASE_HARDENING, instanceHostConfig } from './docker-hardening.ts';
 import { type DockerTarget, modemOptions, parseDockerHost } from './docker-host.ts';
 import { abortable, demuxLogLines } from './docker-streams.ts';
 import {
@@ -50,10 +51,6 @@ import {
   type RunToCompletionRequest,
   splitImageTag,
 } from './types.ts';
-
-/** Every container this engine creates: no privilege gain, and an init as PID 1 that forwards
- * SIGTERM, so a server that ignores it stops in ~0.2 s, not 10 s. */
-const HARDENING = { SecurityOpt: ['no-new-privileges'], Init: true };
 
 export class DockerEngine implements ContainerEngine {
   private readonly docker: Docker;
@@ -127,20 +124,52 @@ export class DockerEngine implements ContainerEngine {
     await this.call(this.timeouts.quickMs, (abortSignal) => this.get('/_ping', abortSignal));
   }
 
+  /** Networks created or found by this engine, one creation in flight per name (Docker 20.10's
+   * CheckDuplicate is not atomic: concurrent creates make namesakes); forgotten when one fails. */
+  private readonly networks = new Map<string, Promise<void>>();
+
+  /** Creates the bridge network when missing (labelled, inter-container traffic off); 409: it exists. */
+  private ensureNetwork({ name, labels }: NonNullable<ContainerSpec['network']>): Promise<void> {
+    const known = this.networks.get(name);
+    if (known) return known;
+    const created = this.call(this.timeouts.quickMs, async (abortSignal) => {
+      const options = { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, abortSignal };
+      const icc = { 'com.docker.network.bridge.enable_icc': 'false' };
+      await this.docker.createNetwork({ ...options, Options: icc }).catch((err: unknown) => {
+        if (statusOf(err) !== 409) throw err;
+      });
+    });
+    created.catch(() => this.networks.delete(name));
+    this.networks.set(name, created);
+    return created;
+  }
+
   async createAndStart(spec: ContainerSpec): Promise<string> {
+    try {
+      return await this.createAndStartOnce(spec);
+    } catch (err) {
+      // Docker 20.10 says so at start (404, the container removed): the network was removed
+      // behind this engine's back. Create it again, once.
+      if (!spec.network || statusOf(err) !== 404 || !/network .* not found/i.test(String(err))) throw err;
+      this.networks.delete(spec.network.name);
+      return this.createAndStartOnce(spec);
+    }
+  }
+
+  private async createAndStartOnce(spec: ContainerSpec): Promise<string> {
     const port = `${spec.containerPort}/tcp`;
+    if (spec.network) await this.ensureNetwork(spec.network);
     const container = await this.create({
       name: spec.name,
       Image: spec.image,
       Labels: spec.labels,
       Env: toEnvList(spec.env),
       ...(spec.command ? { Cmd: spec.command } : {}),
+      ...(spec.user ? { User: spec.user } : {}),
       ExposedPorts: { [port]: {} },
       HostConfig: {
         PortBindings: { [port]: [{ HostIp: spec.bindIp, HostPort: String(spec.hostPort) }] },
-        ...(spec.memoryBytes !== undefined ? { Memory: spec.memoryBytes } : {}),
-        ...(spec.nanoCpus !== undefined ? { NanoCpus: spec.nanoCpus } : {}),
-        ...HARDENING,
+        ...instanceHostConfig(spec),
       },
     });
     try {
@@ -260,7 +289,7 @@ export class DockerEngine implements ContainerEngine {
       Cmd: request.command,
       Labels: request.labels,
       Env: toEnvList(request.env ?? {}),
-      HostConfig: { ...HARDENING },
+      HostConfig: { ...BASE_HARDENING },
     });
     try {
       const result = await abortable(request.signal, 'The install was stopped.', async () => {

@@ -24,8 +24,18 @@ export interface ContainerSpec {
   hostPort: number;
   /** Host address the port is published on. */
   bindIp: string;
+  /** Memory limit; swap is set equal to it (no swap). */
   memoryBytes?: number;
   nanoCpus?: number;
+  /** Processes and threads the container may hold; DEFAULT_PIDS_LIMIT when absent. */
+  pidsLimit?: number;
+  /** Read-only root file system, with a small tmpfs on /tmp. */
+  readOnly?: boolean;
+  /** "uid[:gid]" (or a user name of the image) the command runs as; the image's user when absent. */
+  user?: string;
+  /** A bridge network of the bot's own, created (with these labels and inter-container traffic
+   * off) when missing; Docker's default bridge when absent. */
+  network?: { name: string; labels: Labels };
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';

@@ -70,6 +70,22 @@ export function stripAnsi(text: string): string {
   return text.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
 }
 
+/** Escape sequences: CSI (ESC [ or the C1 CSI), OSC (ESC ] … BEL or ESC \\) and other ESC codes (ESC c, ESC ( B). */
+const ESCAPE_SEQUENCE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the sequences removed
+  /\u001b\[[0-?]*[ -/]*[@-~]|\u009b[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[ -/]*[0-~]/g;
+/** C0 controls but tab, DEL, and C1 controls. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters removed
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+/**
+ * A line safe to print on a terminal: escape sequences (colours, cursor moves, titles) and every
+ * other control character but tab removed, so a container's log cannot drive the operator's terminal.
+ */
+export function stripControls(text: string): string {
+  return text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '');
+}
+
 /**
  * At most `max` characters, ending in "…" when cut. Never splits a surrogate pair, nor an HTML
  * entity such as `&amp;` (Slack text is escaped before it is clipped).

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Low } from 'lowdb';
 import { UserError } from '../lib/errors.ts';
 import { tryLock, unlock } from '../lib/lock.ts';
+import { inconsistency } from './check.ts';
 import { Draft } from './draft.ts';
 import { DurableTextFile } from './durable-file.ts';
 import {
@@ -147,6 +148,11 @@ export class Store {
       const first = parsed.error.issues[0];
       const where = first ? `${first.path.join('.') || 'the document'}: ${first.message}` : 'unknown';
       this.state = openFault(`it does not match the store schema (${where})`);
+      return;
+    }
+    const wrong = inconsistency(parsed.data, json);
+    if (wrong !== null) {
+      this.state = openFault(`it ${wrong}`);
       return;
     }
     this.doc = this.durable = parsed.data;

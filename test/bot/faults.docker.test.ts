@@ -76,7 +76,7 @@ describe('an internal error', () => {
   it('on a button is answered the same way, not as a refusal', async () => {
     // given extend failing with an internal error
     const spy = vi
-      .spyOn(b.bed.services.instances, 'extend')
+      .spyOn(b.bed.services.instances, 'extendCapped')
       .mockRejectedValueOnce(new Error('fatal_error in the store'));
     // when alice clicks Extend
     const click = await b.click({

@@ -1,6 +1,9 @@
-// The bot's own HTTP routes next to POST /slack/events: GET /healthz (200, or 503 when Docker
-// does not answer) and GET /metrics (Prometheus text); and the ack never waits for Docker.
+// The bot's own HTTP routes next to POST /slack/events: GET /healthz (200 `ok`, or 503 with short
+// words only when Docker does not answer or the store is read-only) and GET /metrics (Prometheus text); and the ack never waits for Docker.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotBed, startBotBed, textOf } from '../support/bot.ts';
 
@@ -45,18 +48,14 @@ afterAll(async () => {
 });
 
 describe('GET /healthz', () => {
-  it('answers 200 with JSON saying the store is writable and the engine answers', async () => {
+  it('answers 200 `ok` and nothing more when the store is writable and the engine answers', async () => {
     const res = await get(`${healthy.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(res.type).toMatch(/application\/json/);
-    expect(JSON.parse(res.text)).toEqual({
-      status: 'ok',
-      store: { writable: true },
-      engine: { reachable: true },
-    });
+    expect(res.type).toMatch(/text\/plain/);
+    expect(res.text).toBe('ok\n');
   });
 
-  it('answers 503 saying which, when DOCKER_HOST points at a missing socket', async () => {
+  it('answers 503 `docker unreachable`, without the address, when DOCKER_HOST points at a missing socket', async () => {
     // given a bot whose DOCKER_HOST names a socket that does not exist
     const broken = await startBotBed({
       scope: SCOPE,
@@ -66,15 +65,52 @@ describe('GET /healthz', () => {
     bots.push(broken);
     // when its health is asked
     const res = await get(`${broken.url}/healthz`);
-    // then 503, the engine unreachable with the reason, the store fine
+    // then 503 with the short words only: no DOCKER_HOST, no path, no pid
     expect(res.status).toBe(503);
-    const body = JSON.parse(res.text) as { status: string; store: unknown; engine: { error: string } };
-    expect(body).toMatchObject({
-      status: 'degraded',
-      store: { writable: true },
-      engine: { reachable: false },
+    expect(res.text).toBe('docker unreachable\n');
+    // while `status` (for workspace members) still says why
+    const s = await broken.slash('status', 'UALICE');
+    expect(JSON.stringify(await broken.waitForResponse(s.id))).toContain('/nonexistent/docker.sock');
+  });
+
+  it('answers 503 `store read-only`, without the path or the reason, when the store fails its checks', async () => {
+    // given a bot whose store file holds an instance filed under another name
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ss-http-store-'));
+    const file = path.join(dir, 'store.json');
+    const doc = {
+      version: 1,
+      instances: {
+        'team-a': {
+          name: 'team-b',
+          owner: 'UALICE',
+          template: 'demo',
+          port: FIRST + 9,
+          state: 'running',
+          createdAt: 1,
+          lastActivityAt: 1,
+        },
+      },
+      ports: { [FIRST + 9]: { state: 'in-use', instance: 'team-a', since: 1 } },
+      builds: [],
+      audit: [],
+      reclaim: { failures: [] },
+    };
+    writeFileSync(file, JSON.stringify(doc));
+    const second = await startBotBed({
+      scope: SCOPE,
+      ports: String(FIRST + 9),
+      env: { SPREADSERVE_DATA: file },
     });
-    expect(body.engine.error).toMatch(/not reachable at unix:\/\/\/nonexistent\/docker\.sock \(ENOENT\)/);
+    bots.push(second);
+    // when its health is asked
+    const res = await get(`${second.url}/healthz`);
+    // then 503 saying the store is read-only, and nothing about where or why
+    expect(res.status).toBe(503);
+    expect(res.text).toBe('store read-only\n');
+    // while the log says which record is wrong
+    const logged = JSON.stringify(second.logs());
+    expect(logged).toContain('instance \\"team-a\\" whose name is \\"team-b\\"');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
@@ -127,7 +163,7 @@ describe('ack first', () => {
       // and /healthz says the engine does not answer, within its own bound
       const res = await get(`${stuck.url}/healthz`);
       expect(res.status).toBe(503);
-      expect(res.text).toContain('Docker did not answer within 2s.');
+      expect(res.text).toBe('docker unreachable\n');
     } finally {
       await engine.close();
     }

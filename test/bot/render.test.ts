@@ -96,6 +96,7 @@ const templates: TemplateView[] = [
     sizeBytes: 245_300_000,
     imageCreatedAt: NOW - 26 * HOUR,
     lastBuild: { by: 'UADMIN01', at: NOW - 26 * HOUR, outcome: 'success', durationMs: 93_000 },
+    limits: { memoryBytes: 256 * 1024 ** 2, cpus: 0.5, pids: 256, readOnly: false },
   },
   {
     name: 'finance',
@@ -109,6 +110,7 @@ const templates: TemplateView[] = [
       outcome: 'failed: installer exited 1223',
       durationMs: 41_000,
     },
+    limits: { memoryBytes: 512 * 1024 ** 2, cpus: 1, pids: 256, readOnly: true, user: '1000:1000' },
   },
 ];
 

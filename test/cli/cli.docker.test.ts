@@ -186,7 +186,9 @@ describe('spreadserve CLI against real Docker', () => {
   it('shows readable templates and help', { timeout: 120_000 }, async () => {
     const templates = await cli(['templates']);
     expect(templates.code).toBe(0);
-    expect(templates.stdout).toMatch(/^TEMPLATE\s+IMAGE\s+BUILT\s+SIZE\s+LAST BUILD\s+DESCRIPTION$/m);
+    expect(templates.stdout).toMatch(
+      /^TEMPLATE\s+IMAGE\s+BUILT\s+SIZE\s+LAST BUILD\s+EACH INSTANCE\s+DESCRIPTION$/m,
+    );
     expect(templates.stdout).toMatch(new RegExp(`^demo\\s+${IMAGE}\\s+yes, `, 'm'));
 
     const help = await cli(['--help']);

@@ -6,6 +6,7 @@ import { HISTORY_SHOWN } from '../../commands/history.ts';
 import { dispatch } from '../../commands/index.ts';
 import { createServices, type Services } from '../../core/context.ts';
 import { LABEL, managedFilter } from '../../core/labels.ts';
+import { networkName } from '../../core/launch.ts';
 import type { Notifier, ReclaimReport, ReclaimWarning } from '../../core/notifier.ts';
 import type { Actor } from '../../core/policy.ts';
 import { DockerEngine } from '../../engine/docker.ts';
@@ -691,11 +692,14 @@ describe('many idle instances', () => {
       `50 instances launched in ${launchSeconds.toFixed(1)} s; baseline pass ${(baseline.durationMs / 1000).toFixed(2)} s`,
     );
 
-    // broadcast noise on the bridge, as other hosts make it: gratuitous ARP every container receives
+    // broadcast noise on the scope's bridge, as other hosts make it: gratuitous ARP every container
+    // receives (inter-container traffic off stops IP, not ARP broadcasts)
     const arping = 'arping -U -c 3 -I eth0 "$(hostname -i)"';
     docker(
       'run',
       '--rm',
+      '--network',
+      networkName(SCOPE),
       '--label',
       `${LABEL.scope}=${SCOPE}`,
       'spreadserve/base:busybox',

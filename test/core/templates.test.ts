@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError } from '../../core/config.ts';
-import { loadTemplates, parseMemory, parseTemplates } from '../../core/templates.ts';
+import { loadTemplates, parseMemory, parseTemplates, TEMPLATE_DEFAULTS } from '../../core/templates.ts';
 
 // ---- builders -------------------------------------------------------------------------
 
@@ -115,6 +115,35 @@ describe('parseTemplates', () => {
     expect(min.build).toBeUndefined();
     expect(min.containerPort).toBe(80);
     expect(min.env).toEqual({});
+  });
+
+  it('gives a template without limits the defaults, and keeps the ones it sets', () => {
+    const text = file({
+      bare: template({ memory: undefined, cpus: undefined }),
+      own: template({ memory: '1g', cpus: 2, pids: 64, readOnly: true, user: '1000:1000' }),
+    });
+    const set = parseTemplates(text, BASE);
+    expect(set.get('bare')).toMatchObject({
+      memoryBytes: 512 * 1024 ** 2,
+      nanoCpus: 1e9,
+      pidsLimit: TEMPLATE_DEFAULTS.pids,
+      readOnly: false,
+    });
+    expect(set.get('bare')?.user).toBeUndefined();
+    expect(set.get('own')).toMatchObject({
+      memoryBytes: 1024 ** 3,
+      nanoCpus: 2e9,
+      pidsLimit: 64,
+      readOnly: true,
+      user: '1000:1000',
+    });
+  });
+
+  it('refuses a user that is not numeric, too few pids and too little memory', () => {
+    const message = errorFor(file({ demo: template({ user: 'root; rm -rf /', pids: 3, memory: '1m' }) }));
+    expect(message).toMatch(/field user: expected a numeric user/);
+    expect(message).toMatch(/field pids:/);
+    expect(message).toMatch(/field memory: expected a size like 256m or 1g \(at least 6m\)/);
   });
 
   it('accepts the commit strategy with an install command', () => {

@@ -96,7 +96,7 @@ async function start(options: BotBedOptions, release: () => void): Promise<BotBe
   const dir = tempDir('ss-bot-');
   // Kept in memory for assertions, and in <dir>/bot.log while the file runs (tail -f it to watch).
   const logFile = path.join(dir, 'bot.log');
-  const log = createLogger('info', {
+  const log = createLogger(options.env?.LOG_LEVEL ?? 'info', {
     write: (line: string) => {
       lines.push(line);
       appendFileSync(logFile, line);

@@ -35,10 +35,16 @@ export async function requireDocker(): Promise<void> {
   }
 }
 
-/** Force-removes every container carrying all the given labels; returns how many. */
+/** Force-removes every container carrying all the given labels, then the networks carrying them
+ * (a scope's own bridge network); returns how many containers. */
 export async function removeByLabel(labels: Labels): Promise<number> {
   const ids = (await docker(['ps', '-aq', ...labelFilters(labels)])).split('\n').filter(Boolean);
   if (ids.length > 0) await docker(['rm', '-f', ...ids]);
+  const networks = (await docker(['network', 'ls', '-q', ...labelFilters(labels)]))
+    .split('\n')
+    .filter(Boolean);
+  // One still in use (a container of another test in the scope) stays; its test removes it.
+  for (const id of networks) await docker(['network', 'rm', id]).catch(() => '');
   return ids.length;
 }
 
