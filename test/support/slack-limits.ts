@@ -2,7 +2,7 @@
 // and the fuzzing test.
 import { type KnownBlock, LIMITS } from '../../bot/blocks.ts';
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 /** Every object inside `value` (depth first), with its key path. */
 export function* walk(value: unknown, at = '$'): Generator<[string, Json]> {
