@@ -19,7 +19,6 @@ import { UserError } from '../../lib/errors.ts';
 import type { AuditEntry, StoreDoc } from '../../store/schema.ts';
 import { Store } from '../../store/store.ts';
 
-
 let dir = '';
 let disk = '';
 let mounted = false;
