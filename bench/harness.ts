@@ -10,12 +10,12 @@ import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { type Config, loadConfig } from '../core/config.ts';
-import { createServices, type Services } from '../core/context.ts';
+import { createServices, dockerConnection, type Services } from '../core/context.ts';
 import { LABEL } from '../core/labels.ts';
 import type { Actor } from '../core/policy.ts';
 import { parseTemplates, type Template, type TemplateSet } from '../core/templates.ts';
 import { DockerEngine } from '../engine/docker.ts';
-import { modemOptions, parseDockerHost } from '../engine/docker-host.ts';
+import { connect } from '../engine/docker-host.ts';
 import { mapLimit } from '../lib/concurrency.ts';
 import { tryLock, waitForLock } from '../lib/lock.ts';
 import { silentLogger } from '../lib/log.ts';
@@ -131,7 +131,7 @@ export async function acquireBenchLock(log: (line: string) => void, waitMs: numb
 
 export function createBenchEnv(env: Record<string, string | undefined>): BenchEnv {
   const dockerHost = env.DOCKER_HOST;
-  const docker = new Docker(modemOptions(parseDockerHost(dockerHost)));
+  const docker = new Docker(connect({ dockerHost }).modem);
   removeStaleTempDirs();
   const dir = mkdtempSync(path.join(os.tmpdir(), TEMP_PREFIX));
   const template = benchTemplate();
@@ -156,7 +156,7 @@ export function createBenchEnv(env: Record<string, string | undefined>): BenchEn
   const services = async (name: string, extra?: Record<string, string>): Promise<Services> => {
     const c = config(name, extra);
     return createServices(c, {
-      engine: new DockerEngine({ dockerHost: c.dockerHost }),
+      engine: new DockerEngine(dockerConnection(c)),
       log: silentLogger(),
       templates,
     });

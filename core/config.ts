@@ -150,11 +150,27 @@ const CONFIG_LAYOUT = {
       z
         .string()
         .regex(
-          /^(unix:\/\/\S*|(tcp|http):\/\/[^\s/:]+(:\d{1,5})?\/?|[^\s/:]+:\d{1,5})$/,
-          'expected unix:///path/to/docker.sock or tcp://host:port',
+          /^(unix:\/\/\S*|(tcp|http):\/\/[^\s/:@]+(:\d{1,5})?\/?|ssh:\/\/([^\s/:@]+@)?[^\s/:@]+(:\d{1,5})?\/?|[^\s/:]+:\d{1,5})$/,
+          'expected unix:///path/to/docker.sock, tcp://host:port or ssh://user@host[:port]',
         ),
     ),
   ),
+  /** As the docker CLI reads it: set to anything (even 0), TLS with the server verified. */
+  dockerTlsVerify: variable(
+    'DOCKER_TLS_VERIFY',
+    z
+      .string()
+      .default('')
+      .transform((text) => text !== ''),
+  ),
+  /** ca.pem, cert.pem, key.pem for TLS; ~/.docker when unset. */
+  dockerCertPath: variable('DOCKER_CERT_PATH', optional(z.string())),
+  /** For DOCKER_HOST=ssh://...: the key, the known hosts the host must be in, the agent. */
+  ssh: {
+    keyFile: variable('SPREADSERVE_SSH_KEY', optional(z.string())),
+    knownHostsFile: variable('SPREADSERVE_SSH_KNOWN_HOSTS', optional(z.string())),
+    agentSocket: variable('SSH_AUTH_SOCK', optional(z.string())),
+  },
   dataFile: variable('SPREADSERVE_DATA', z.string().min(1).default('./data/spreadserve.json')),
   templatesFile: variable('SPREADSERVE_TEMPLATES', z.string().min(1).default('./spreadserve.templates.yml')),
   ports: variable(

@@ -4,6 +4,7 @@
 // engine timing) and drives the lifecycle: start() reconciles and starts the schedule, stop()
 // waits for a running pass and the store's last write.
 import { DockerEngine } from '../engine/docker.ts';
+import type { DockerConnection } from '../engine/docker-host.ts';
 import type { ContainerEngine } from '../engine/types.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import { withTimeout } from '../lib/concurrency.ts';
@@ -79,10 +80,20 @@ const STOP_TIMEOUT_MS = 30_000;
 /** How often stop() looks whether the launches in flight have ended. */
 const STOP_POLL_MS = 100;
 
+/** How the configured engine is reached: DOCKER_HOST, its TLS files or its SSH settings. */
+export function dockerConnection(config: Config): DockerConnection {
+  return {
+    dockerHost: config.dockerHost,
+    tlsVerify: config.dockerTlsVerify,
+    certPath: config.dockerCertPath,
+    ssh: config.ssh,
+  };
+}
+
 export async function createServices(config: Config, options: ServiceOptions): Promise<Services> {
   const { log } = options;
   const clock = options.clock ?? systemClock;
-  const bare = options.engine ?? new DockerEngine({ dockerHost: config.dockerHost });
+  const bare = options.engine ?? new DockerEngine(dockerConnection(config));
   const engine = options.instrument ? options.instrument(bare) : bare;
   const templates = options.templates ?? (await loadTemplates(config.templatesFile));
   const store = await Store.open(config.dataFile, {

@@ -2,6 +2,7 @@
 // fails with. Plain data (engine/docker.ts applies them and aborts the request at the bound).
 import { formatDuration } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
+import type { DockerConnection } from './docker-host.ts';
 
 /**
  * Bounds per kind of call. Builds, and the install run of a commit build, are bounded by their
@@ -22,9 +23,7 @@ export const DOCKER_TIMEOUTS: Readonly<DockerTimeouts> = {
   imageMs: 120_000,
 };
 
-export interface DockerEngineOptions {
-  /** DOCKER_HOST as the docker CLI reads it; the local socket when absent. */
-  dockerHost?: string;
+export interface DockerEngineOptions extends DockerConnection {
   /** Overrides of DOCKER_TIMEOUTS (tests use short ones). */
   timeouts?: Partial<DockerTimeouts>;
 }

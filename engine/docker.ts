@@ -29,7 +29,7 @@ import {
   unreachableError,
 } from './docker-errors.ts';
 import { BASE_HARDENING, instanceHostConfig } from './docker-hardening.ts';
-import { type DockerTarget, modemOptions, parseDockerHost } from './docker-host.ts';
+import { connect, type DockerTarget } from './docker-host.ts';
 import { abortable, demuxLogLines } from './docker-streams.ts';
 import {
   DOCKER_TIMEOUTS,
@@ -58,8 +58,9 @@ export class DockerEngine implements ContainerEngine {
   readonly timeouts: Readonly<DockerTimeouts>;
 
   constructor(options: DockerEngineOptions = {}) {
-    this.target = parseDockerHost(options.dockerHost);
-    this.docker = new Docker(modemOptions(this.target));
+    const { target, modem } = connect(options);
+    this.target = target;
+    this.docker = new Docker(modem);
     this.timeouts = { ...DOCKER_TIMEOUTS, ...options.timeouts };
   }
 

@@ -43,6 +43,8 @@ function lineAbout(err: ConfigError, variable: string): string | undefined {
 const DEFAULTS: Config = {
   slack: {},
   httpPort: 3000,
+  dockerTlsVerify: false,
+  ssh: {},
   dataFile: './data/spreadserve.json',
   templatesFile: './spreadserve.templates.yml',
   ports: [{ from: 8080, to: 9079 }],
@@ -228,7 +230,7 @@ describe('loadConfig with a bad value', () => {
     {
       variable: 'DOCKER_HOST',
       value: 'ftp://x',
-      expects: /expected unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port/,
+      expects: /expected unix:\/\/\/path\/to\/docker\.sock, tcp:\/\/host:port or ssh:\/\/user@host/,
     },
     { variable: 'DOCKER_HOST', value: 'not an address', expects: /expected unix:\/\/\/path/ },
     { variable: 'OPS_CHANNEL', value: '#ops', expects: /expected a Slack channel id/ },
@@ -337,6 +339,8 @@ describe('environment()', () => {
       'tcp://127.0.0.1:2375',
       'tcp://docker',
       'localhost:2375',
+      'ssh://deploy@docker.example.com',
+      'ssh://docker.example.com:2222',
     ]) {
       expect(loadConfig({ DOCKER_HOST: host }).dockerHost).toBe(host);
     }

@@ -88,7 +88,15 @@ describe('parseDockerHost', () => {
     });
     expect(parseDockerHost('tcp://10.0.0.5:2376')).toMatchObject({ host: '10.0.0.5', port: 2376 });
     expect(parseDockerHost('docker.internal')).toMatchObject({ host: 'docker.internal', port: 2375 });
-    expect(() => parseDockerHost('ssh://me@host')).toThrow(/DOCKER_HOST "ssh:\/\/me@host"/);
+    expect(parseDockerHost('docker.internal', true)).toMatchObject({ port: 2376, tls: true });
+    expect(parseDockerHost('ssh://me@host')).toMatchObject({
+      kind: 'ssh',
+      host: 'host',
+      port: 22,
+      username: 'me',
+    });
+    expect(() => parseDockerHost('ssh://me:secret@host')).toThrow(/DOCKER_HOST "ssh:\/\/me:secret@host"/);
+    expect(() => parseDockerHost('ftp://host')).toThrow(/DOCKER_HOST "ftp:\/\/host"/);
   });
 
   it('demultiplexes log frames per stream', () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '../../core/config.ts';
-import { createServices, type Services } from '../../core/context.ts';
+import { createServices, dockerConnection, type Services } from '../../core/context.ts';
 import { LABEL } from '../../core/labels.ts';
 import type { Notifier } from '../../core/notifier.ts';
 import type { GroupDirectory } from '../../core/policy.ts';
@@ -98,7 +98,7 @@ export async function prepareScope(
 export async function testBed(options: TestBedOptions): Promise<TestBed> {
   const { templates, ...bed } = await prepareScope(options);
   const services = await createServices(bed.config, {
-    engine: options.engine ?? new DockerEngine({ dockerHost: bed.config.dockerHost }),
+    engine: options.engine ?? new DockerEngine(dockerConnection(bed.config)),
     log: options.log ?? silentLogger(),
     templates,
     groups: options.groups,
