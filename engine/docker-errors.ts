@@ -2,6 +2,8 @@
 // stay as dockerode threw them. Plain functions of the error (no dockerode import).
 import { UserError } from '../lib/errors.ts';
 import { isDict } from './docker-data.ts';
+import { sshFailure } from './docker-ssh.ts';
+import { tlsFailure } from './docker-tls.ts';
 import type { ContainerSpec } from './types.ts';
 
 /** Socket and network errors that mean "Docker is not there", whatever the call. */
@@ -33,6 +35,8 @@ function dockerMessage(err: unknown): string {
 /** The one error mapper of every call: connection failures become 'engine-unreachable', the rest pass through. */
 export function unreachableError(err: unknown, display: string): unknown {
   if (err instanceof UserError) return err;
+  const secure = tlsFailure(err, display) ?? sshFailure(err, display);
+  if (secure) return secure;
   const code = isDict(err) && typeof err.code === 'string' ? err.code : undefined;
   if (code !== undefined && UNREACHABLE_CODES.has(code)) {
     return new UserError(

@@ -1,6 +1,7 @@
 // SSH to a remote engine as the docker CLI does it: dockerode's transport opens an SSH session
 // and runs `docker system dial-stdio` on the host, so the host needs the docker CLI and the user
 // access to its socket.
+import type { UserError } from '../lib/errors.ts';
 import type { DockerTarget } from './docker-host.ts';
 
 /** How this bot authenticates to ssh:// hosts and checks them. */
@@ -30,4 +31,9 @@ export function sshModemOptions(
     username: target.username,
     sshOptions: { ...(settings.agentSocket ? { agent: settings.agentSocket } : {}) },
   };
+}
+
+/** An SSH failure reaching the engine (host key unknown, login refused) as one sentence; undefined otherwise. */
+export function sshFailure(_err: unknown, _display: string): UserError | undefined {
+  return undefined;
 }

@@ -32,3 +32,8 @@ export function tlsModemOptions(certPath: string | undefined): { ca: Buffer; cer
   }) as [Buffer, Buffer, Buffer];
   return { ca, cert, key };
 }
+
+/** A TLS failure reaching the engine (unknown CA, bad or missing certificate) as one sentence; undefined otherwise. */
+export function tlsFailure(_err: unknown, _display: string): UserError | undefined {
+  return undefined;
+}
