@@ -4,6 +4,7 @@
 import { runSlackBot } from './bot/main.ts';
 import { runLocalShell } from './cli/shell.ts';
 import { ConfigError, environment, hasSlackCredentials, loadConfig } from './core/config.ts';
+import { UserError } from './lib/errors.ts';
 import { createLogger } from './lib/log.ts';
 
 async function main(): Promise<void> {
@@ -19,6 +20,9 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
+  } else if (err instanceof UserError) {
+    // A sentence the operator can act on (a TLS file missing, a bad DOCKER_HOST): no stack.
+    process.stderr.write(`SpreadServe could not start: ${err.message}\n`);
   } else {
     process.stderr.write(`SpreadServe could not start: ${err instanceof Error ? err.stack : String(err)}\n`);
   }

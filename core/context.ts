@@ -9,7 +9,7 @@ import type { ContainerEngine } from '../engine/types.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import { withTimeout } from '../lib/concurrency.ts';
 import { formatDuration } from '../lib/duration.ts';
-import { describeError } from '../lib/errors.ts';
+import { describeError, isUserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { Store } from '../store/store.ts';
 import { Builds } from './builds.ts';
@@ -131,7 +131,13 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const reconcileAtStart = async (): Promise<void> => {
     const unanswered = new Error(`no answer within ${formatDuration(START_RECONCILE_TIMEOUT_MS)}`);
     await withTimeout(reconcileWith({ atStart: true }), START_RECONCILE_TIMEOUT_MS, unanswered).catch(
-      (err: unknown) => log.warn({ err: describeError(err) }, 'reconcile at start failed'),
+      (err: unknown) => {
+        // An engine that cannot be reached (a bad certificate, a refused connection) is what to fix
+        // first: an error, so the local shell (which prints errors only) shows its sentence too.
+        if (isUserError(err) && err.kind === 'engine-unreachable') {
+          log.error({ err: err.message }, 'Docker is not reachable at start');
+        } else log.warn({ err: describeError(err) }, 'reconcile at start failed');
+      },
     );
   };
   const schedule = options.scheduled

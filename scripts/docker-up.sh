@@ -2,6 +2,11 @@
 # Brings up what the bot and its tests need: a running Docker engine and the base image
 # spreadserve/base:busybox, built FROM scratch with the host's static busybox (no registry is
 # reachable here, so nothing may pull). Idempotent: quiet and fast when all is in place.
+#
+# When the bot is configured for a remote engine (DOCKER_HOST tcp://... or ssh://..., in the
+# environment or in ./.env, read as the bot reads them), there is nothing to bring up here: it
+# says so and exits. `--local` (what `npm test` passes) always brings up the local engine, since
+# the tests run on it.
 set -euo pipefail
 
 BASE_IMAGE=spreadserve/base:busybox
@@ -107,6 +112,55 @@ EOF
     die "building $BASE_IMAGE failed"
   fi
 }
+
+# DOCKER_HOST as the bot reads it: the environment over ./.env (Node's own .env parser, as in
+# core/config.ts). Without node (not run by npm), the environment only.
+configured_docker_host() {
+  if command -v node >/dev/null 2>&1; then
+    node -e '
+      const fs = require("node:fs");
+      let value = process.env.DOCKER_HOST;
+      if (value === undefined && fs.existsSync(".env")) {
+        value = require("node:util").parseEnv(fs.readFileSync(".env", "utf8")).DOCKER_HOST;
+      }
+      process.stdout.write(value ?? "");
+    '
+  else
+    printf '%s' "${DOCKER_HOST:-}"
+  fi
+}
+
+# tcp://, http://, ssh:// or a bare host:port (the docker CLI reads that as tcp): not this machine's socket.
+is_remote() {
+  case "$1" in
+  tcp://* | http://* | ssh://*) return 0 ;;
+  unix://* | '') return 1 ;;
+  *:*) return 0 ;;
+  *) return 1 ;;
+  esac
+}
+
+local_only=false
+for arg in "$@"; do
+  case "$arg" in
+  --local) local_only=true ;;
+  *) die "unknown option $arg (usage: docker-up.sh [--local])" ;;
+  esac
+done
+
+if [ "$local_only" = true ]; then
+  # The tests' docker CLI reads DOCKER_HOST from the environment: a remote one there would split
+  # them between two engines. A remote DOCKER_HOST in ./.env is fine (only the bot reads .env).
+  if is_remote "${DOCKER_HOST:-}"; then
+    die "DOCKER_HOST=${DOCKER_HOST} is set in the environment, but the tests run on the local engine; run them with it unset (env -u DOCKER_HOST npm test)"
+  fi
+else
+  host=$(configured_docker_host)
+  if is_remote "$host"; then
+    echo "docker: remote engine $host configured (DOCKER_HOST); no local dockerd or base image needed here"
+    exit 0
+  fi
+fi
 
 have_tools || install_tools
 docker info >/dev/null 2>&1 || start_dockerd

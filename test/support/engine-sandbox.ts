@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BASE_IMAGE } from './docker.ts';
@@ -35,7 +36,12 @@ export interface SandboxOptions {
   tag: string;
   /** The third octet of the sandbox's /24 (10.232.<subnet>.0/24), unique per test file. */
   subnet: number;
+  /** Also listen on tcp://<bindIp>:2376 with --tlsverify and these files (the server's side). */
+  tls?: { ca: string; cert: string; key: string };
 }
+
+/** The port dockerd's TLS listener takes in the sandbox (Docker's own default for TLS). */
+export const SANDBOX_TLS_PORT = 2376;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -84,6 +90,7 @@ export class EngineSandbox {
   readonly bindIp: string;
   private readonly hostIp: string;
   private readonly hostLink: string;
+  private readonly tls: SandboxOptions['tls'];
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
 
@@ -96,6 +103,7 @@ export class EngineSandbox {
     this.hostLink = `ssbh-${options.tag}`;
     this.hostIp = `10.232.${options.subnet}.1`;
     this.bindIp = `10.232.${options.subnet}.2`;
+    this.tls = options.tls;
   }
 
   /** Makes the namespace, starts dockerd there and loads the base image from the main engine. */
@@ -143,6 +151,17 @@ export class EngineSandbox {
   /** Starts dockerd on the same roots (again, after kill()); resolves when it answers. */
   async startDaemon(): Promise<void> {
     const d = this.dir;
+    const tls = this.tls;
+    const tlsArgs = tls
+      ? ['-H', `tcp://${this.bindIp}:${SANDBOX_TLS_PORT}`, '--tlsverify'].concat([
+          '--tlscacert',
+          tls.ca,
+          '--tlscert',
+          tls.cert,
+          '--tlskey',
+          tls.key,
+        ])
+      : [];
     const log = openSync(path.join(d, 'dockerd.log'), 'a');
     // nsenter, not `ip netns exec`, which remounts /sys and hides the cgroups from dockerd (FACTS).
     const child = spawn(
@@ -162,6 +181,7 @@ export class EngineSandbox {
         path.join(d, 'daemon.json'),
         '--cgroup-parent',
         this.netns,
+        ...tlsArgs,
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -175,6 +195,39 @@ export class EngineSandbox {
       await sleep(READY_POLL_MS);
     }
     throw new Error(`the sandbox dockerd did not answer; see ${path.join(d, 'dockerd.log')}`);
+  }
+
+  /**
+   * Relays tcp://127.0.0.1:<hostPort> to the TLS listener in the namespace, byte for byte (TLS
+   * stays end to end between the client and dockerd), so a test reaches the engine on 127.0.0.1
+   * as a user reaches a remote one. Resolves once listening; close() ends it and its connections.
+   */
+  async relayTls(hostPort: number): Promise<{ url: string; close(): Promise<void> }> {
+    const sockets = new Set<net.Socket>();
+    const track = (socket: net.Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    };
+    const server = net.createServer((inbound) => {
+      track(inbound);
+      const outbound = net.connect(SANDBOX_TLS_PORT, this.bindIp);
+      track(outbound);
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on('error', () => outbound.destroy());
+      outbound.on('error', () => inbound.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(hostPort, '127.0.0.1', () => resolve());
+    });
+    return {
+      url: `tcp://127.0.0.1:${hostPort}`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          server.close(() => resolve());
+        }),
+    };
   }
 
   freeze(): void {
