@@ -146,6 +146,9 @@ function templateBlocks(templates: TemplateView[], budget: number): KnownBlock[]
   return blocks;
 }
 
+/** The Docker host a template's image needs. */
+const PLATFORM_HOST = { linux: 'Linux host', windows: 'needs a Windows host' } as const;
+
 function templateText(t: TemplateView): string {
   const name = escapeMrkdwn(t.name);
   const head = `*${name}* · ${escapeMrkdwn(oneLine(t.description))}`;
@@ -162,7 +165,7 @@ function templateText(t: TemplateView): string {
     : `⬜ not built · ${image} · an admin builds it with \`/spreadserve build ${name}\``;
   const lines = [
     head,
-    `${built} · ${t.strategy} build`,
+    `${built} · ${t.strategy} build · ${PLATFORM_HOST[t.platform]}`,
     `Each instance: ${escapeMrkdwn(limitsText(t.limits))}`,
   ];
   if (t.lastBuild) {

@@ -54,7 +54,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
     case 'templates':
       lines.push(
         ...table([
-          ['TEMPLATE', 'IMAGE', 'BUILT', 'SIZE', 'LAST BUILD', 'EACH INSTANCE', 'DESCRIPTION'],
+          ['TEMPLATE', 'IMAGE', 'BUILT', 'SIZE', 'LAST BUILD', 'PLATFORM', 'EACH INSTANCE', 'DESCRIPTION'],
           ...reply.templates.map((t) => [
             t.name,
             t.image,
@@ -63,6 +63,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
             t.lastBuild
               ? `${t.lastBuild.outcome} by ${t.lastBuild.by}, ${elapsed(now, t.lastBuild.at)} ago`
               : '-',
+            t.platform,
             limitsText(t.limits),
             t.description,
           ]),

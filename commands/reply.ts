@@ -27,6 +27,8 @@ export interface TemplateView {
   description: string;
   image: string;
   strategy: 'dockerfile' | 'commit';
+  /** The Docker host it needs: its image runs on a Linux or a Windows engine only. */
+  platform: 'linux' | 'windows';
   built: boolean;
   sizeBytes?: number;
   imageCreatedAt?: number;
@@ -38,18 +40,23 @@ export interface TemplateView {
 export interface TemplateLimitsView {
   memoryBytes: number;
   cpus: number;
-  pids: number;
+  /** Linux only (a Windows engine takes no processes limit). */
+  pids?: number;
   readOnly: boolean;
   user?: string;
+  /** Windows only: process or Hyper-V isolation, when the template sets one. */
+  isolation?: 'process' | 'hyperv';
 }
 
-/** "512 MiB memory (no swap) · 1 CPU · 256 processes", then "read-only root", "user 1000:1000". */
+/** "512 MiB memory (no swap) · 1 CPU · 256 processes", then "read-only root", "user 1000:1000";
+ * on Windows "2 GiB memory · 1 CPU · process isolation". */
 export function limitsText(l: TemplateLimitsView): string {
   return [
-    `${formatBytes(l.memoryBytes, 'binary')} memory (no swap)`,
+    `${formatBytes(l.memoryBytes, 'binary')} memory${l.pids !== undefined ? ' (no swap)' : ''}`,
     `${l.cpus} CPU${l.cpus === 1 ? '' : 's'}`,
-    `${l.pids} processes`,
+    l.pids !== undefined ? `${l.pids} processes` : undefined,
     l.readOnly ? 'read-only root' : undefined,
+    l.isolation !== undefined ? `${l.isolation === 'hyperv' ? 'Hyper-V' : 'process'} isolation` : undefined,
     l.user !== undefined ? `user ${l.user}` : undefined,
   ]
     .filter(Boolean)

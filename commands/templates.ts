@@ -17,6 +17,7 @@ export const templates = defineCommand({
         description: t.description,
         image: t.image,
         strategy: t.build?.strategy ?? 'dockerfile',
+        platform: t.platform,
         built: image !== null,
         sizeBytes: image?.sizeBytes,
         imageCreatedAt: image?.createdAt,
@@ -29,8 +30,10 @@ export const templates = defineCommand({
         limits: {
           memoryBytes: t.memoryBytes,
           cpus: t.nanoCpus / 1e9,
-          pids: t.pidsLimit,
+          // Each platform's own: no processes limit on Windows, isolation only there.
+          ...(t.platform === 'linux' ? { pids: t.pidsLimit } : {}),
           readOnly: t.readOnly,
+          ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
           ...(t.user !== undefined ? { user: t.user } : {}),
         },
       }),

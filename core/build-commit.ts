@@ -72,6 +72,7 @@ export async function buildByCommit(run: StrategyRun<CommitBuild>): Promise<Imag
       image: stepOne,
       command: install,
       labels,
+      isolation: template.isolation,
       signal,
     });
     containerId = installed.containerId;

@@ -15,7 +15,13 @@ import { audit } from './audit.ts';
 import { buildByCommit } from './build-commit.ts';
 import { buildWithDockerfile } from './build-dockerfile.ts';
 import { type Actor, requireAdmin } from './policy.ts';
-import { findTemplate, type Template, type TemplateBuild, type TemplateSet } from './templates.ts';
+import {
+  assertRunsOn,
+  findTemplate,
+  type Template,
+  type TemplateBuild,
+  type TemplateSet,
+} from './templates.ts';
 
 export interface BuildDeps {
   store: Store;
@@ -72,6 +78,8 @@ export class Builds {
     const template = findTemplate(templates, request.template);
     const { build } = template;
     if (!build) throw new UserError('not-found', `Template ${template.name} has no build section.`);
+    // A Windows image builds only on a Windows engine, and a Linux one only on Linux.
+    assertRunsOn(template, await this.deps.engine.platform());
     store.assertWritable();
     // No await between this check and the set below: two requests cannot both pass it.
     const current = this.running.get(template.name);

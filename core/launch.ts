@@ -97,6 +97,7 @@ export class LaunchSaga {
             pidsLimit: template.pidsLimit,
             readOnly: template.readOnly,
             user: template.user,
+            isolation: template.isolation,
             network: { name: networkName(config.scope), labels: managedFilter(config.scope) },
           });
           break;

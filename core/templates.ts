@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { EngineOs, EnginePlatform, WindowsIsolation } from '../engine/types.ts';
 import { DURATION_HINT, durationSchema } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
 import { ConfigError } from './config.ts';
@@ -93,18 +94,45 @@ const templateSchema = z
         'expected a size like 256m or 1g (at least 6m)',
       ),
     cpus: z.number().positive().max(64).optional(),
-    /** Processes and threads the container may hold. */
+    /** Processes and threads the container may hold (Linux only). */
     pids: z.number().int().min(16).max(65536).optional(),
-    /** Read-only root file system (a tmpfs on /tmp stays writable). */
-    readOnly: z.boolean().default(false),
-    /** Run as this "uid" or "uid:gid" instead of the image's user. */
-    user: z
-      .string()
-      .regex(/^\d{1,10}(:\d{1,10})?$/, 'expected a numeric user like "1000" or "1000:1000"')
-      .optional(),
+    /** Read-only root file system, a tmpfs on /tmp staying writable (Linux only). */
+    readOnly: z.boolean().optional(),
+    /** Run as this user instead of the image's: "uid[:gid]" on Linux, a user name on Windows. */
+    user: z.string().optional(),
+    /** The engine the template's image runs on: a Windows image needs a Windows Docker host. */
+    platform: z.enum(['linux', 'windows']).default('linux'),
+    /** Windows only: process isolation (the host's kernel) or Hyper-V (a utility VM each). */
+    isolation: z.enum(['process', 'hyperv']).optional(),
   })
   // A misspelt field (memmory, containerport) would otherwise be dropped silently.
-  .strict();
+  .strict()
+  .superRefine(checkPlatformFields);
+
+const LINUX_USER_RE = /^\d{1,10}(:\d{1,10})?$/;
+/** A local account name such as ContainerUser or ContainerAdministrator. */
+const WINDOWS_USER_RE = /^[A-Za-z][\w.-]{0,63}$/;
+
+/** The fields whose meaning depends on the platform, each refused by name where it has none. */
+function checkPlatformFields(
+  t: { platform: 'linux' | 'windows'; isolation?: string; readOnly?: boolean; pids?: number; user?: string },
+  ctx: z.RefinementCtx,
+): void {
+  const refuse = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
+  if (t.platform === 'linux') {
+    if (t.isolation !== undefined)
+      refuse('isolation', 'isolation is for Windows templates (platform: windows)');
+    if (t.user !== undefined && !LINUX_USER_RE.test(t.user)) {
+      refuse('user', 'expected a numeric user like "1000" or "1000:1000"');
+    }
+    return;
+  }
+  if (t.readOnly) refuse('readOnly', 'Windows containers have no read-only root file system');
+  if (t.pids !== undefined) refuse('pids', 'Windows containers take no processes limit');
+  if (t.user !== undefined && !WINDOWS_USER_RE.test(t.user)) {
+    refuse('user', 'expected a Windows user name like ContainerUser or ContainerAdministrator');
+  }
+}
 
 const fileSchema = z.object({
   templates: z.record(
@@ -130,6 +158,10 @@ export interface Template {
   pidsLimit: number;
   readOnly: boolean;
   user?: string;
+  /** The engine platform the image runs on. */
+  platform: EngineOs;
+  /** Windows only; the engine's default isolation when absent. */
+  isolation?: WindowsIsolation;
 }
 
 /** The limits of a template that sets none of its own (documented in the README). */
@@ -146,6 +178,18 @@ export function findTemplate(templates: TemplateSet, name: string | undefined): 
     throw new UserError('not-found', `There is no template "${name}"; known templates: ${known}.`);
   }
   return template;
+}
+
+const OS_NAME = { linux: 'Linux', windows: 'Windows' } as const;
+
+/** Refuses, before anything is reserved or created, a template whose image the engine cannot run. */
+export function assertRunsOn(template: Template, engine: EnginePlatform): void {
+  if (template.platform === engine.os) return;
+  throw new UserError(
+    'usage',
+    `Template ${template.name} needs a ${OS_NAME[template.platform]} Docker host; ` +
+      `this engine (${engine.host}) runs ${OS_NAME[engine.os]}.`,
+  );
 }
 
 /** Parses the templates file's text; relative build contexts are resolved against baseDir. */
@@ -187,8 +231,10 @@ export function parseTemplates(text: string, baseDir: string, source = 'template
       memoryBytes: parseMemory(String(t.memory ?? TEMPLATE_DEFAULTS.memory)) ?? 0,
       nanoCpus: Math.round((t.cpus ?? TEMPLATE_DEFAULTS.cpus) * 1e9),
       pidsLimit: t.pids ?? TEMPLATE_DEFAULTS.pids,
-      readOnly: t.readOnly,
+      readOnly: t.readOnly ?? false,
       ...(t.user !== undefined ? { user: t.user } : {}),
+      platform: t.platform,
+      ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
     });
   }
   return set;

@@ -4,6 +4,7 @@ import type {
   ContainerDetails,
   ContainerState,
   ContainerSummary,
+  EnginePlatform,
   ImageInfo,
   Labels,
   NetworkSample,
@@ -166,4 +167,16 @@ export function sampleOf(stats: StatsAnswer): NetworkSample {
     rxBytes += num(net.rx_bytes);
   }
   return { txBytes, rxBytes, cpuNs: num(stats.cpu_stats?.cpu_usage?.total_usage) };
+}
+
+/** GET /info, read for the platform: OSType is "windows" on a Windows engine, "linux" otherwise. */
+export function platformOf(info: unknown, host: string): EnginePlatform {
+  const i = isDict(info) ? info : {};
+  return {
+    os: str(i.OSType).toLowerCase() === 'windows' ? 'windows' : 'linux',
+    osVersion: str(i.OperatingSystem) || str(i.OSVersion),
+    kernelVersion: str(i.KernelVersion),
+    engineVersion: str(i.ServerVersion),
+    host,
+  };
 }

@@ -1,5 +1,6 @@
-// How every instance container is confined (pure: the HostConfig part of a create call). All of
-// it exists in Engine API 1.41, so Debian's docker.io 20.10 applies it.
+// How every instance container is confined on a Linux engine (pure: the HostConfig part of a
+// create call; engine/docker-platform.ts chooses it per platform). All of it exists in Engine API
+// 1.41, so Debian's docker.io 20.10 applies it.
 import type { ContainerSpec } from './types.ts';
 
 /** Capabilities an instance gets back after dropping all: binding a port below 1024 (port 80). */
@@ -8,6 +9,11 @@ export const INSTANCE_CAPS = ['NET_BIND_SERVICE'] as const;
 export const DEFAULT_PIDS_LIMIT = 256;
 /** Each instance's log: json-file, rotated at 10 MB, three files kept (at most ~30 MB on disk). */
 export const LOG_LIMITS = { maxSize: '10m', maxFile: '3' } as const;
+/** The log configuration of every instance (json-file is a Windows engine's default driver too). */
+export const ROTATED_LOG = {
+  Type: 'json-file',
+  Config: { 'max-size': LOG_LIMITS.maxSize, 'max-file': LOG_LIMITS.maxFile },
+};
 /** The tmpfs a read-only instance writes to. */
 export const READ_ONLY_TMPFS = { '/tmp': 'rw,noexec,nosuid,size=64m' } as const;
 
@@ -23,10 +29,7 @@ export function instanceHostConfig(spec: ContainerSpec) {
     CapDrop: ['ALL'],
     CapAdd: [...INSTANCE_CAPS],
     PidsLimit: spec.pidsLimit ?? DEFAULT_PIDS_LIMIT,
-    LogConfig: {
-      Type: 'json-file',
-      Config: { 'max-size': LOG_LIMITS.maxSize, 'max-file': LOG_LIMITS.maxFile },
-    },
+    LogConfig: ROTATED_LOG,
     ...(spec.memoryBytes !== undefined ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
     ...(spec.nanoCpus !== undefined ? { NanoCpus: spec.nanoCpus } : {}),
     ...(spec.readOnly ? { ReadonlyRootfs: true, Tmpfs: { ...READ_ONLY_TMPFS } } : {}),

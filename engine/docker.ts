@@ -1,8 +1,9 @@
 // ContainerEngine on one Docker host through dockerode (the only module importing it). The
 // plain parts live beside it: docker-host.ts (DOCKER_HOST), docker-errors.ts (every Docker
 // failure a user can act on becomes a UserError; the rest stay plain Errors), docker-data.ts
-// (Docker's answers read into the engine's types), docker-streams.ts (log and builder output,
-// aborts) and docker-build.ts (builder output, build options, commit changes).
+// (Docker's answers read into the engine's types), docker-platform.ts (the create body per
+// platform), docker-streams.ts (log and builder output, aborts) and docker-build.ts (builder
+// output, build options, commit changes).
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-fs';
@@ -14,10 +15,10 @@ import {
   imageOf,
   isDict,
   num,
+  platformOf,
   type StatsAnswer,
   sampleOf,
   summaryOf,
-  toEnvList,
 } from './docker-data.ts';
 import {
   buildStartError,
@@ -28,8 +29,8 @@ import {
   statusOf,
   unreachableError,
 } from './docker-errors.ts';
-import { BASE_HARDENING, instanceHostConfig } from './docker-hardening.ts';
 import { connect, type DockerTarget } from './docker-host.ts';
+import { type CreateBody, instanceCreateBody, joinsOwnNetwork, oneOffCreateBody } from './docker-platform.ts';
 import { abortable, demuxLogLines } from './docker-streams.ts';
 import {
   DOCKER_TIMEOUTS,
@@ -45,6 +46,7 @@ import {
   type ContainerEngine,
   type ContainerSpec,
   type ContainerSummary,
+  type EnginePlatform,
   type ImageInfo,
   type Labels,
   type NetworkSample,
@@ -111,7 +113,7 @@ export class DockerEngine implements ContainerEngine {
   }
 
   /** Creates a container; a missing image or a taken name becomes a UserError. */
-  private create(options: Docker.ContainerCreateOptions & { name: string; Image: string }) {
+  private create(options: CreateBody) {
     return this.call(this.timeouts.quickMs, async (abortSignal) => {
       try {
         return await this.docker.createContainer({ ...options, abortSignal });
@@ -123,6 +125,21 @@ export class DockerEngine implements ContainerEngine {
 
   async ping(): Promise<void> {
     await this.call(this.timeouts.quickMs, (abortSignal) => this.get('/_ping', abortSignal));
+  }
+
+  /** The platform once learned; a lookup in flight is shared, a failed one forgotten. */
+  private learned?: Promise<EnginePlatform>;
+
+  platform(): Promise<EnginePlatform> {
+    if (this.learned) return this.learned;
+    const lookup = this.call(this.timeouts.quickMs, (abortSignal) => this.get('/info', abortSignal)).then(
+      (info) => platformOf(info, this.target.display),
+    );
+    lookup.catch(() => {
+      if (this.learned === lookup) this.learned = undefined;
+    });
+    this.learned = lookup;
+    return lookup;
   }
 
   /** Networks created or found by this engine, one creation in flight per name (Docker 20.10's
@@ -158,21 +175,9 @@ export class DockerEngine implements ContainerEngine {
   }
 
   private async createAndStartOnce(spec: ContainerSpec): Promise<string> {
-    const port = `${spec.containerPort}/tcp`;
-    if (spec.network) await this.ensureNetwork(spec.network);
-    const container = await this.create({
-      name: spec.name,
-      Image: spec.image,
-      Labels: spec.labels,
-      Env: toEnvList(spec.env),
-      ...(spec.command ? { Cmd: spec.command } : {}),
-      ...(spec.user ? { User: spec.user } : {}),
-      ExposedPorts: { [port]: {} },
-      HostConfig: {
-        PortBindings: { [port]: [{ HostIp: spec.bindIp, HostPort: String(spec.hostPort) }] },
-        ...instanceHostConfig(spec),
-      },
-    });
+    const { os } = await this.platform();
+    if (joinsOwnNetwork(spec, os)) await this.ensureNetwork(spec.network);
+    const container = await this.create(instanceCreateBody(spec, os));
     try {
       await this.call(this.timeouts.quickMs, (abortSignal) => container.start({ abortSignal }));
     } catch (err) {
@@ -284,14 +289,8 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async runToCompletion(request: RunToCompletionRequest): Promise<{ containerId: string; exitCode: number }> {
-    const container = await this.create({
-      name: request.name,
-      Image: request.image,
-      Cmd: request.command,
-      Labels: request.labels,
-      Env: toEnvList(request.env ?? {}),
-      HostConfig: { ...BASE_HARDENING },
-    });
+    const { os } = await this.platform();
+    const container = await this.create(oneOffCreateBody(request, os));
     try {
       const result = await abortable(request.signal, 'The install was stopped.', async () => {
         await this.call(this.timeouts.quickMs, (abortSignal) => container.start({ abortSignal }));

@@ -12,6 +12,23 @@ export function splitImageTag(image: string): { repo: string; tag: string } {
   return { repo: image, tag: 'latest' };
 }
 
+/** The operating system of the engine's containers (Docker's OSType). */
+export type EngineOs = 'linux' | 'windows';
+/** How a Windows container is isolated: sharing the host's kernel, or in a utility VM. */
+export type WindowsIsolation = 'process' | 'hyperv';
+
+/** What the engine runs, from GET /info: learned once per engine. */
+export interface EnginePlatform {
+  os: EngineOs;
+  /** Docker's OperatingSystem, e.g. "Windows Server 2022 Datacenter Version 2009 (OS Build 20348.2113)". */
+  osVersion: string;
+  kernelVersion: string;
+  /** Docker's ServerVersion, e.g. "24.0.7". */
+  engineVersion: string;
+  /** Where the engine was reached, as DOCKER_HOST names it (for sentences about it). */
+  host: string;
+}
+
 export interface ContainerSpec {
   /** Docker container name, e.g. spreadserve-alice-demo. */
   name: string;
@@ -34,8 +51,11 @@ export interface ContainerSpec {
   /** "uid[:gid]" (or a user name of the image) the command runs as; the image's user when absent. */
   user?: string;
   /** A bridge network of the bot's own, created (with these labels and inter-container traffic
-   * off) when missing; Docker's default bridge when absent. */
+   * off) when missing; Docker's default bridge when absent. Linux only: a Windows engine has no
+   * bridge driver, so its containers stay on its default `nat` network. */
   network?: { name: string; labels: Labels };
+  /** Windows only: process or Hyper-V isolation; the engine's default when absent. */
+  isolation?: WindowsIsolation;
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -102,6 +122,8 @@ export interface RunToCompletionRequest {
   command: string[];
   labels: Labels;
   env?: Record<string, string>;
+  /** Windows only, as in ContainerSpec. */
+  isolation?: WindowsIsolation;
   signal?: AbortSignal;
 }
 
@@ -117,6 +139,8 @@ export interface CommitRequest {
 export interface ContainerEngine {
   /** Resolves when the engine answers; throws 'engine-unreachable' otherwise. */
   ping(): Promise<void>;
+  /** The engine's OS and versions, asked once (a failed lookup is asked again next time). */
+  platform(): Promise<EnginePlatform>;
   /** Creates and starts a container with one published port; returns its id. */
   createAndStart(spec: ContainerSpec): Promise<string>;
   /** Stops (no grace wait beyond a moment) and removes; a missing container is not an error. */

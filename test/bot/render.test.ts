@@ -93,6 +93,7 @@ const templates: TemplateView[] = [
     description: 'SpreadServe demo server',
     image: 'spreadserve/demo:0.3.1',
     strategy: 'commit',
+    platform: 'linux',
     built: true,
     sizeBytes: 245_300_000,
     imageCreatedAt: NOW - 26 * HOUR,
@@ -104,6 +105,7 @@ const templates: TemplateView[] = [
     description: 'Finance models & <reports>',
     image: 'spreadserve/finance:1.0',
     strategy: 'dockerfile',
+    platform: 'linux',
     built: false,
     lastBuild: {
       by: 'UADMIN01',
@@ -112,6 +114,15 @@ const templates: TemplateView[] = [
       durationMs: 41_000,
     },
     limits: { memoryBytes: 512 * 1024 ** 2, cpus: 1, pids: 256, readOnly: true, user: '1000:1000' },
+  },
+  {
+    name: 'spreadserve-windows',
+    description: 'SpreadServe 0.3.1 in a Windows container',
+    image: 'spreadserve/windows:0.3.1',
+    strategy: 'commit',
+    platform: 'windows',
+    built: false,
+    limits: { memoryBytes: 2 * 1024 ** 3, cpus: 1, readOnly: false, isolation: 'process' },
   },
 ];
 
@@ -305,7 +316,7 @@ const fixtures: Record<string, Reply> = {
     kind: 'templates',
     ok: true,
     visibility: 'ephemeral',
-    summary: '2 templates, 1 built',
+    summary: '3 templates, 1 built',
     templates,
   },
   status: {

@@ -187,7 +187,7 @@ describe('spreadserve CLI against real Docker', () => {
     const templates = await cli(['templates']);
     expect(templates.code).toBe(0);
     expect(templates.stdout).toMatch(
-      /^TEMPLATE\s+IMAGE\s+BUILT\s+SIZE\s+LAST BUILD\s+EACH INSTANCE\s+DESCRIPTION$/m,
+      /^TEMPLATE\s+IMAGE\s+BUILT\s+SIZE\s+LAST BUILD\s+PLATFORM\s+EACH INSTANCE\s+DESCRIPTION$/m,
     );
     expect(templates.stdout).toMatch(new RegExp(`^demo\\s+${IMAGE}\\s+yes, `, 'm'));
 
@@ -331,7 +331,7 @@ describe('spreadserve CLI against real Docker', () => {
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(
-        /^Invalid configuration:\n {2}DOCKER_HOST: expected unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port/,
+        /^Invalid configuration:\n {2}DOCKER_HOST: expected unix:\/\/\/path\/to\/docker\.sock, tcp:\/\/host:port or ssh:\/\/user@host/,
       );
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });

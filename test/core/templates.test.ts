@@ -1,12 +1,20 @@
 // The templates file: the real one loads; every error names the template and the field.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError } from '../../core/config.ts';
-import { loadTemplates, parseMemory, parseTemplates, TEMPLATE_DEFAULTS } from '../../core/templates.ts';
+import {
+  assertRunsOn,
+  loadTemplates,
+  parseMemory,
+  parseTemplates,
+  TEMPLATE_DEFAULTS,
+} from '../../core/templates.ts';
+import type { EnginePlatform } from '../../engine/types.ts';
+import { UserError } from '../../lib/errors.ts';
 
 // ---- builders -------------------------------------------------------------------------
 
@@ -79,6 +87,43 @@ describe('the real spreadserve.templates.yml', () => {
     expect(demo!.healthPath.startsWith('/')).toBe(true);
     expect(Object.values(demo!.env).every((v) => typeof v === 'string')).toBe(true);
   });
+
+  it("keeps demo first (the default of `launch`) and holds the tech note's Windows template after it", async () => {
+    // given the project's templates file; when loaded
+    const templates = await loadTemplates(REAL_FILE);
+
+    // then demo is the first, a Linux template
+    expect([...templates.keys()][0]).toBe('demo');
+    expect(templates.get('demo')!.platform).toBe('linux');
+    // and the Windows template is the note's: a commit build adding the installer, run with /S,
+    // dbaseweb.cmd with SSROOT and SSROOTX, port 80 inside, process isolation, a long first start
+    const win = templates.get('spreadserve-windows')!;
+    expect(win).toMatchObject({
+      platform: 'windows',
+      isolation: 'process',
+      containerPort: 80,
+      command: ['c:\\spreadserve\\ss0.3.1\\sh\\dbaseweb.cmd'],
+      env: { SSROOT: 'c:\\spreadserve\\ss0.3.1', SSROOTX: 'c:\\spreadserve\\ss0.3.1\\x' },
+      memoryBytes: 2 * 1024 ** 3,
+      readOnly: false,
+      build: {
+        strategy: 'commit',
+        context: path.join(PROJECT, 'templates', 'windows'),
+        install: ['C:\\spreadserve\\setup\\SpreadServeSetup-0.3.1.exe', '/S'],
+      },
+    });
+    expect(win.startTimeoutMs).toBeGreaterThan(templates.get('demo')!.startTimeoutMs);
+    // and its Dockerfile is on a current Server Core and adds the installer the install step runs
+    const dockerfile = readFileSync(path.join(win.build!.context, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM mcr\.microsoft\.com\/windows\/servercore:ltsc2022$/m);
+    expect(dockerfile).toMatch(
+      /^ADD SpreadServeSetup-0\.3\.1\.exe C:\\spreadserve\\setup\\SpreadServeSetup-0\.3\.1\.exe$/m,
+    );
+    // and the README beside it says where the installer goes
+    expect(readFileSync(path.join(win.build!.context, 'README.md'), 'utf8')).toContain(
+      'templates/windows/SpreadServeSetup-0.3.1.exe',
+    );
+  });
 });
 
 describe('parseTemplates', () => {
@@ -144,6 +189,44 @@ describe('parseTemplates', () => {
     expect(message).toMatch(/field user: expected a numeric user/);
     expect(message).toMatch(/field pids:/);
     expect(message).toMatch(/field memory: expected a size like 256m or 1g \(at least 6m\)/);
+  });
+
+  it('makes a template Linux unless it says windows, and reads isolation and a Windows user', () => {
+    // given a Linux template and a Windows one with isolation and a Windows user name
+    const text = file({
+      web: template(),
+      win: template({ platform: 'windows', isolation: 'hyperv', user: 'ContainerUser' }),
+    });
+
+    // when parsed, then each has its platform, and only the Windows one an isolation
+    const set = parseTemplates(text, BASE);
+    expect(set.get('web')).toMatchObject({ platform: 'linux' });
+    expect(set.get('web')).not.toHaveProperty('isolation');
+    expect(set.get('win')).toMatchObject({ platform: 'windows', isolation: 'hyperv', user: 'ContainerUser' });
+  });
+
+  it('refuses what a platform does not have, naming the field', () => {
+    // isolation on Linux; a Windows user name on Linux
+    const linux = errorFor(file({ web: template({ isolation: 'process', user: 'ContainerUser' }) }));
+    expect(linux).toMatch(
+      /template "web", field isolation: isolation is for Windows templates \(platform: windows\)/,
+    );
+    expect(linux).toMatch(/template "web", field user: expected a numeric user/);
+    // a read-only root, a pids limit and a numeric user on Windows, all in one message
+    const windows = errorFor(
+      file({ win: template({ platform: 'windows', readOnly: true, pids: 64, user: '1000' }) }),
+    );
+    expect(windows).toMatch(/template "win", field readOnly: Windows containers have no read-only root/);
+    expect(windows).toMatch(/template "win", field pids: Windows containers take no processes limit/);
+    expect(windows).toMatch(/template "win", field user: expected a Windows user name like ContainerUser/);
+    // an unknown isolation
+    expect(errorFor(file({ win: template({ platform: 'windows', isolation: 'vm' }) }))).toMatch(
+      /template "win", field isolation: .*"process"\|"hyperv"/,
+    );
+    // an unknown platform
+    expect(errorFor(file({ mac: template({ platform: 'macos' }) }))).toMatch(
+      /template "mac", field platform: .*"linux"\|"windows"/,
+    );
   });
 
   it('accepts the commit strategy with an install command', () => {
@@ -320,6 +403,36 @@ describe('loadTemplates', () => {
     expect(web.build!.context).toBe(path.join(dir, 'templates', 'test'));
     // and an invalid file's error names it
     await expect(loadTemplates(bad)).rejects.toThrow(`templates file ${bad} is invalid`);
+  });
+});
+
+describe('assertRunsOn', () => {
+  const engine = (os: 'linux' | 'windows'): EnginePlatform => ({
+    os,
+    osVersion: '',
+    kernelVersion: '',
+    engineVersion: '24.0.7',
+    host: 'tcp://docker.example:2376',
+  });
+  const [demo, win] = ['linux', 'windows'].map(
+    (platform) => [...parseTemplates(file({ [`t-${platform}`]: template({ platform }) }), BASE).values()][0]!,
+  );
+
+  it('lets a template run on an engine of its platform', () => {
+    expect(() => assertRunsOn(demo!, engine('linux'))).not.toThrow();
+    expect(() => assertRunsOn(win!, engine('windows'))).not.toThrow();
+  });
+
+  it('refuses the other platform in one sentence naming the engine', () => {
+    expect(() => assertRunsOn(win!, engine('linux'))).toThrow(
+      new UserError(
+        'usage',
+        'Template t-windows needs a Windows Docker host; this engine (tcp://docker.example:2376) runs Linux.',
+      ),
+    );
+    expect(() => assertRunsOn(demo!, engine('windows'))).toThrow(
+      'Template t-linux needs a Linux Docker host; this engine (tcp://docker.example:2376) runs Windows.',
+    );
   });
 });
 

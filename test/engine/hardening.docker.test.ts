@@ -98,6 +98,14 @@ describe('a hardened instance', () => {
     await waitForHttp200(`http://${HOST}:${PORT.b}/`);
   }, 60_000);
 
+  it('is on an engine that says it runs Linux, so it gets the Linux body', async () => {
+    // The platform is learned from GET /info; engine/docker-platform.ts picks the body by it.
+    const platform = await engine.platform();
+    expect(platform.os).toBe('linux');
+    expect(platform.engineVersion).toMatch(/^\d+\.\d+/);
+    expect(platform.kernelVersion).not.toBe('');
+  });
+
   it('shows every setting in docker inspect', () => {
     const host = inspect(a).HostConfig;
     expect(host.CapDrop).toEqual(['ALL']);
