@@ -34,6 +34,8 @@ export interface Suite {
   description: string;
   /** Needs the demo image and Docker (all current suites do; a pure store suite might not). */
   needsDocker: boolean;
+  /** Runs only when named on the command line (`npm run bench -- scale`): too long for every run. */
+  onlyWhenNamed?: boolean;
   /** Runs the measurements. Everything it starts in Docker carries the bench scope label, so
    * ctx.cleanup() (called by main.ts after every suite, even a failed one) removes it. */
   run(ctx: BenchContext): Promise<Bench[]>;
@@ -71,6 +73,8 @@ export interface BenchContext {
   log(line: string): void;
   /** Aborted on Ctrl-C or at the time limit: loops should stop starting new work. */
   signal: AbortSignal;
+  /** `--instances N` from the command line, for suites that scale (bench/scale.ts). */
+  instances?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +133,10 @@ export async function acquireBenchLock(log: (line: string) => void, waitMs: numb
   await waitForLock(file, waitMs, 2_000);
 }
 
-export function createBenchEnv(env: Record<string, string | undefined>): BenchEnv {
+export function createBenchEnv(
+  env: Record<string, string | undefined>,
+  options: { instances?: number } = {},
+): BenchEnv {
   const dockerHost = env.DOCKER_HOST;
   const docker = new Docker(connect({ dockerHost }).modem);
   removeStaleTempDirs();
@@ -218,6 +225,7 @@ export function createBenchEnv(env: Record<string, string | undefined>): BenchEn
       cleanup,
       log,
       signal: aborter.signal,
+      instances: options.instances,
     },
     abort: () => aborter.abort(new Error('the bench was stopped')),
     async buildImage() {
@@ -234,6 +242,14 @@ export function createBenchEnv(env: Record<string, string | undefined>): BenchEn
         const removed = await cleanup();
         if (removed > 0) log(`removed ${removed} leftover container(s)`);
         await removeImage();
+        // The instances' bridge network the core (and the raw launches) made for the bench scope.
+        const networks = await docker.listNetworks({ filters: { label: [`${LABEL.scope}=${BENCH_SCOPE}`] } });
+        for (const n of networks) {
+          await docker
+            .getNetwork(n.Id)
+            .remove()
+            .catch((err: unknown) => log(`could not remove the network ${n.Name}: ${String(err)}`));
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

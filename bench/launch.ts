@@ -3,40 +3,87 @@
 // machine hits both sides alike.
 import type Docker from 'dockerode';
 import { waitForHttp } from '../core/http-probe.ts';
-import { containerName, instanceLabels } from '../core/labels.ts';
+import { containerName, instanceLabels, managedFilter } from '../core/labels.ts';
+import { networkName } from '../core/launch.ts';
+import { instanceHostConfig } from '../engine/docker-hardening.ts';
+import type { ContainerSpec } from '../engine/types.ts';
 import type { BenchContext, Suite } from './harness.ts';
 import { alternate, benchRow, median, ratio, side, timed } from './rows.ts';
 
 const LAUNCH_ROUNDS = 10;
 
-/**
- * Raw dockerode with exactly the options DockerEngine.createAndStart sends (same image, labels,
- * env, command, port binding, limits, no-new-privileges, Init), then the SAME waitForHttp poll the
- * core uses, with the same kind of liveness check. Returns the container for removal.
- */
-async function rawLaunch(ctx: BenchContext, instance: string, port: number): Promise<Docker.Container> {
+/** The spec the core's launch saga gives the engine for this instance (core/launch.ts). */
+function rawSpec(ctx: BenchContext, instance: string, port: number): ContainerSpec {
   const t = ctx.template;
-  const portKey = `${t.containerPort}/tcp`;
-  const env = { ...t.env, SS_OWNER: ctx.actor.id, SS_INSTANCE: instance };
-  const container = await ctx.docker.createContainer({
+  return {
     name: containerName(instance),
-    Image: t.image,
-    Labels: instanceLabels({
-      scope: ctx.scope,
-      instance,
-      owner: ctx.actor.id,
-      template: t.name,
-      port,
-    }),
-    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    ...(t.command ? { Cmd: t.command } : {}),
+    image: t.image,
+    labels: instanceLabels({ scope: ctx.scope, instance, owner: ctx.actor.id, template: t.name, port }),
+    env: { ...t.env, SS_OWNER: ctx.actor.id, SS_INSTANCE: instance },
+    command: t.command,
+    containerPort: t.containerPort,
+    hostPort: port,
+    bindIp: ctx.bindIp,
+    memoryBytes: t.memoryBytes,
+    nanoCpus: t.nanoCpus,
+    pidsLimit: t.pidsLimit,
+    readOnly: t.readOnly,
+    user: t.user,
+    network: { name: networkName(ctx.scope), labels: managedFilter(ctx.scope) },
+  };
+}
+
+/** The instances' bridge network as DockerEngine creates it, one creation per name in this process
+ * (concurrent creates on Docker 20.10 make namesakes); 409: it exists already. */
+const networks = new Map<string, Promise<void>>();
+function ensureNetwork(docker: Docker, { name, labels }: NonNullable<ContainerSpec['network']>) {
+  const known = networks.get(name);
+  if (known) return known;
+  const created = docker
+    .createNetwork({
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Labels: labels,
+      Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => {
+        if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+      },
+    );
+  created.catch(() => networks.delete(name));
+  networks.set(name, created);
+  return created;
+}
+
+/**
+ * Raw dockerode with exactly the options DockerEngine.createAndStart sends today (same image,
+ * labels, env, command, port binding, and engine/docker-hardening.ts's confinement: capabilities,
+ * pids, rotated log, memory, CPU, no-new-privileges, Init, the bot's own bridge network), then the
+ * SAME waitForHttp poll the core uses, with the same kind of liveness check. Returns the container.
+ */
+export async function rawLaunch(
+  ctx: BenchContext,
+  instance: string,
+  port: number,
+): Promise<Docker.Container> {
+  const t = ctx.template;
+  const spec = rawSpec(ctx, instance, port);
+  const portKey = `${spec.containerPort}/tcp`;
+  if (spec.network) await ensureNetwork(ctx.docker, spec.network);
+  const container = await ctx.docker.createContainer({
+    name: spec.name,
+    Image: spec.image,
+    Labels: spec.labels,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    ...(spec.command ? { Cmd: spec.command } : {}),
+    ...(spec.user ? { User: spec.user } : {}),
     ExposedPorts: { [portKey]: {} },
     HostConfig: {
-      PortBindings: { [portKey]: [{ HostIp: ctx.bindIp, HostPort: String(port) }] },
-      ...(t.memoryBytes !== undefined ? { Memory: t.memoryBytes } : {}),
-      ...(t.nanoCpus !== undefined ? { NanoCpus: t.nanoCpus } : {}),
-      SecurityOpt: ['no-new-privileges'],
-      Init: true,
+      PortBindings: { [portKey]: [{ HostIp: spec.bindIp, HostPort: String(port) }] },
+      ...instanceHostConfig(spec),
     },
   });
   await container.start();

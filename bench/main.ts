@@ -2,8 +2,10 @@
 // real Docker engine, prints a markdown table on stdout (progress goes to stderr) and writes
 // bench/results.json. `npm run bench -- launch list` runs only those suites (the other suites'
 // rows in results.json are kept, with their own measuredAt); `npm run bench -- --list` lists them.
-// Everything it creates carries the scope label `bench`, publishes on 127.0.0.1:25000-25199 and
-// is removed before and after (also on Ctrl-C and on the overall time limit).
+// A suite marked onlyWhenNamed (scale) runs only when named: `npm run bench -- scale --instances 40`.
+// Everything it creates carries the scope label `bench`, publishes on 127.0.0.1:25000-25199 (the
+// scale suite: 30000-31199) and is removed before and after (also on Ctrl-C and on the overall
+// time limit).
 // Exit code: 0 when every suite ran (targets missed are reported, not fatal), 1 otherwise.
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,11 +20,14 @@ import {
   ROOT,
 } from './harness.ts';
 import { type Bench, formatMs, formatValue, type Side } from './rows.ts';
+import { instancesError, SCALE_DEFAULT_INSTANCES } from './scale.ts';
 import { SUITES } from './suites.ts';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
 /** The whole run is bounded: past this, it cleans up and exits 1. */
 const TIME_LIMIT_MS = 15 * 60_000;
+/** What the scale suite adds to it per instance (launches and stops both ways, cycles, stats). */
+const TIME_LIMIT_PER_INSTANCE_MS = 3_000;
 /** How long to wait for another bench run on this machine to finish. */
 const LOCK_WAIT_MS = 15 * 60_000;
 
@@ -73,8 +78,9 @@ function previousRows(): Bench[] {
 const cell = (s: Side | undefined): string => {
   if (!s) return '—';
   const { stats } = s;
-  if (stats.n === 1) return formatMs(stats.median);
-  const parts = [`median ${formatMs(stats.median)}`, `p99 ${formatMs(stats.p99)}`];
+  const format = (v: number) => formatValue(v, s.unit ?? 'ms');
+  if (stats.n === 1) return format(stats.median);
+  const parts = [`median ${format(stats.median)}`, `p99 ${format(stats.p99)}`];
   if (s.wallMs !== undefined) parts.push(`wall ${formatMs(s.wallMs)}`);
   return `${parts.join(' · ')} (n=${stats.n})`;
 };
@@ -114,23 +120,41 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (argv.includes('--list') || argv.includes('--help')) {
-    for (const s of SUITES) process.stdout.write(`${s.name.padEnd(10)} ${s.description}\n`);
+    for (const s of SUITES) {
+      const when = s.onlyWhenNamed ? ' (only when named)' : '';
+      process.stdout.write(`${s.name.padEnd(10)} ${s.description}${when}\n`);
+    }
     return 0;
   }
-  const unknown = argv.filter((a) => !SUITES.some((s) => s.name === a));
+  // `--instances N`: how many instances the scale suite runs (its default when absent).
+  const flag = argv.indexOf('--instances');
+  const instances = flag >= 0 ? Number(argv[flag + 1]) : undefined;
+  if (flag >= 0) {
+    const refusal = instancesError(argv[flag + 1]);
+    if (refusal !== null) {
+      process.stderr.write(`bench: ${refusal}\n`);
+      return 2;
+    }
+  }
+  const names = flag >= 0 ? argv.filter((_, i) => i !== flag && i !== flag + 1) : argv;
+  const unknown = names.filter((a) => !SUITES.some((s) => s.name === a));
   if (unknown.length > 0) {
     process.stderr.write(
       `bench: no suite ${unknown.join(', ')}; suites: ${SUITES.map((s) => s.name).join(', ')}\n`,
     );
     return 2;
   }
-  const chosen = argv.length > 0 ? SUITES.filter((s) => argv.includes(s.name)) : SUITES;
+  const chosen =
+    names.length > 0 ? SUITES.filter((s) => names.includes(s.name)) : SUITES.filter((s) => !s.onlyWhenNamed);
+  const scaled = chosen.some((s) => s.onlyWhenNamed);
+  const timeLimitMs =
+    TIME_LIMIT_MS + (scaled ? (instances ?? SCALE_DEFAULT_INSTANCES) * TIME_LIMIT_PER_INSTANCE_MS : 0);
 
   // One bench at a time on this machine: two would share the scope and the ports, and each one's
   // cleanup would remove the other's containers.
   await acquireBenchLock((line) => process.stderr.write(`bench: ${line}\n`), LOCK_WAIT_MS);
   const started = Date.now();
-  const bench = createBenchEnv(process.env);
+  const bench = createBenchEnv(process.env, { instances });
   const { ctx } = bench;
   const stop = async (why: string, code: number) => {
     ctx.log(`${why}: cleaning up`);
@@ -144,8 +168,8 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => void stop('interrupted', 130));
   process.once('SIGTERM', () => void stop('terminated', 143));
   setTimeout(
-    () => void stop(`time limit of ${TIME_LIMIT_MS / 60_000} min reached`, 1),
-    TIME_LIMIT_MS,
+    () => void stop(`time limit of ${Math.round(timeLimitMs / 60_000)} min reached`, 1),
+    timeLimitMs,
   ).unref();
 
   const results: Results = {

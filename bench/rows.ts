@@ -6,9 +6,9 @@
 // return Bench rows built with `benchRow()`; main.ts prints and stores them.
 // ---------------------------------------------------------------------------------------------
 
-export type Unit = 'ms' | 'x' | 'ops/s' | 'count';
+export type Unit = 'ms' | 'x' | 'ops/s' | 'count' | 'MB';
 
-/** Summary of timing samples, all in milliseconds. */
+/** Summary of samples: milliseconds, or MB where the Side says so. */
 export interface Stats {
   n: number;
   median: number;
@@ -25,6 +25,8 @@ export interface Stats {
 export interface Side {
   /** What was timed, e.g. "Instances.launch" or "raw create + start + waitForHttp". */
   label: string;
+  /** What the samples are: milliseconds unless it says MB (a process's memory). */
+  unit?: 'ms' | 'MB';
   stats: Stats;
   /** Wall time (ms) of the whole batch, when the samples ran as one batch (e.g. all in flight). */
   wallMs?: number;
@@ -76,11 +78,12 @@ export function benchRow(row: Omit<Bench, 'pass' | 'measuredAt'>): Bench {
 export function side(
   label: string,
   samples: readonly number[],
-  options: { keep?: number; wallMs?: number } = {},
+  options: { keep?: number; wallMs?: number; unit?: 'MB' } = {},
 ): Side {
-  const { keep = 100, wallMs } = options;
+  const { keep = 100, wallMs, unit } = options;
   return {
     label,
+    ...(unit ? { unit } : {}),
     stats: summarize(samples),
     ...(wallMs !== undefined ? { wallMs: round3(wallMs) } : {}),
     ...(samples.length <= keep ? { samples: samples.map(round3) } : {}),
@@ -151,6 +154,8 @@ export function formatValue(value: number, unit: Unit): string {
       return `${value.toFixed(1)}/s`;
     case 'count':
       return String(value);
+    case 'MB':
+      return `${value.toFixed(value < 10 ? 1 : 0)} MB`;
   }
 }
 

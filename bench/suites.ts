@@ -8,6 +8,9 @@
 //            (pool ports 25170-25189; its load generator and the Slack stand-in run in a worker,
 //            bench/slack-client.ts)
 //   issue 5, one reclaim pass over 200 instances vs the one-shot stats alone:   bench/reclaim.ts
+//   issue 12, the production start (compiled vs tsx): bench/start.ts; N instances on one host,
+//            only when named (`npm run bench -- scale --instances N`): bench/scale.ts, its own
+//            pool ports 30000-31199
 // Suites run one after another; each may use the whole bench port range, and main.ts removes
 // every container of the bench scope after each suite.
 import type { Suite } from './harness.ts';
@@ -15,6 +18,16 @@ import { launchSuite } from './launch.ts';
 import { listSuite } from './list.ts';
 import { portsSuite } from './ports.ts';
 import { reclaimSuite } from './reclaim.ts';
+import { scaleSuite } from './scale.ts';
 import { slackSuite } from './slack.ts';
+import { startSuite } from './start.ts';
 
-export const SUITES: readonly Suite[] = [launchSuite, listSuite, portsSuite, slackSuite, reclaimSuite];
+export const SUITES: readonly Suite[] = [
+  launchSuite,
+  listSuite,
+  portsSuite,
+  slackSuite,
+  reclaimSuite,
+  startSuite,
+  scaleSuite,
+];

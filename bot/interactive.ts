@@ -38,9 +38,12 @@ export function registerInteractive(app: App, { runner, recent, clock, log }: In
   async function publishHome(client: WebClient, userId: string, notice?: Reply): Promise<void> {
     try {
       const ctx = runner.context(await runner.actorOf(userId));
-      // Not counted as commands in /metrics: nobody typed them.
-      const list = await runPrepared(prepare(['list', 'mine']), ctx);
-      const status = await runPrepared(prepare(['status']), ctx);
+      // Not counted as commands in /metrics: nobody typed them. Asked together: each shares the
+      // engine call of any concurrent `list` or `status` (lib/single-flight.ts).
+      const [list, status] = await Promise.all([
+        runPrepared(prepare(['list', 'mine']), ctx),
+        runPrepared(prepare(['status']), ctx),
+      ]);
       const instances: InstanceView[] = list.kind === 'instances' ? list.instances : [];
       if (status.kind !== 'status') throw new Error(status.summary);
       const view = renderHomeView({ userId, instances, status: status.status, now: clock.now(), notice });

@@ -7,6 +7,7 @@ import { withTimeout } from '../lib/concurrency.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { publicReason, UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import { SingleFlight } from '../lib/single-flight.ts';
 import type { Store } from '../store/store.ts';
 import type { PortPool } from './port-pool.ts';
 
@@ -41,6 +42,9 @@ export interface HealthDeps {
 const FAILURES_SHOWN = 5;
 
 export class Health {
+  /** The ping in flight: concurrent `status`, App Homes and /healthz share it if it began within 1 s. */
+  private readonly pinging = new SingleFlight<'ping', void>({ maxShareMs: 1_000 });
+
   constructor(private readonly deps: HealthDeps) {}
 
   /** Whether the engine answers (within `timeoutMs` when given) and the store takes writes. */
@@ -48,7 +52,7 @@ export class Health {
     const { engine, store, log } = this.deps;
     let engineError: string | undefined;
     try {
-      const ping = engine.ping();
+      const ping = this.pinging.run('ping', () => engine.ping());
       await (timeoutMs === undefined
         ? ping
         : withTimeout(

@@ -1,14 +1,15 @@
 // Instances: launch (its container half is core/launch.ts), stop, extend, logs, list. The store says who owns what and which ports are
 // handed out; Docker says what runs. Every store change goes through store.update.
 import { randomBytes } from 'node:crypto';
-import type { ContainerEngine } from '../engine/types.ts';
+import type { ContainerEngine, ContainerSummary } from '../engine/types.ts';
 import type { Clock } from '../lib/clock.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { isPrototypeKey, own } from '../lib/own.ts';
+import { SingleFlight } from '../lib/single-flight.ts';
 import type { InstanceRecord, StoreDoc } from '../store/schema.ts';
-import type { Store } from '../store/store.ts';
+import type { ReadonlyDoc, Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Config } from './config.ts';
 import { byInstance, managedFilter, NAME_HINT, NAME_RE } from './labels.ts';
@@ -16,7 +17,7 @@ import { LaunchSaga } from './launch.ts';
 import { type Actor, requireOwnerOrAdmin, requireUser } from './policy.ts';
 import type { PortPool } from './port-pool.ts';
 import { closeRecord } from './records.ts';
-import { findTemplate, type TemplateSet } from './templates.ts';
+import { assertRunsOn, findTemplate, type TemplateSet } from './templates.ts';
 
 export type { InstanceRecord };
 
@@ -81,6 +82,7 @@ export class Instances {
       throw new UserError('usage', `"${request.name}" is not a valid name: ${NAME_HINT}.`);
     }
     if (request.name !== undefined && isPrototypeKey(request.name)) throw reservedName(request.name);
+    assertRunsOn(template, await engine.platform()); // before any port is reserved or container made
     const image = await engine.inspectImage(template.image); // also proves the engine answers before any store change
     if (!image) {
       throw new UserError(
@@ -286,9 +288,17 @@ export class Instances {
     return this.deps.engine.logs(record.containerId, lines);
   }
 
-  /** The store's instances with Docker's view of each, from one engine call. */
+  /** The engine list in flight: concurrent `list`s and App Homes share it if it began within 1 s,
+   * keyed by the store document it began under: every store change (a launch, a stop) makes a new
+   * document, so nobody joins a list that began before a change they already saw. */
+  private readonly listing = new SingleFlight<ReadonlyDoc, ContainerSummary[]>({ maxShareMs: 1_000 });
+
+  /** The store's instances with Docker's view of each, from one engine call shared with any
+   * concurrent caller; the store is read after it answers, by each caller. */
   async observe(): Promise<ObservedInstance[]> {
-    const byName = byInstance(await this.deps.engine.list(managedFilter(this.deps.config.scope)));
+    const { engine, config, store } = this.deps;
+    const containers = await this.listing.run(store.read(), () => engine.list(managedFilter(config.scope)));
+    const byName = byInstance(containers);
     return Object.values(this.deps.store.read().instances).map((record) => {
       const container = byName.get(record.name);
       const state: ObservedState =

@@ -1,0 +1,108 @@
+// The launch half of the scale suite (bench/scale.ts): filling the host to N instances a tenth at
+// a time, through the core and with raw dockerode, both at the same concurrency and into the same
+// fill. At each tenth the raw batch goes first (from the fill the core left, on ports above the
+// pool) and is removed again, then the core's batch takes the fill one tenth further: so each
+// side launches into the same number of containers on the host, on the same bridge network, and
+// the host never holds more than N.
+import type { Services } from '../core/context.ts';
+import { mapLimit } from '../lib/concurrency.ts';
+import type { BenchContext } from './harness.ts';
+import { rawLaunch } from './launch.ts';
+import { timed } from './rows.ts';
+
+export interface Tenth {
+  /** How many instances the host held when this tenth began. */
+  fillBefore: number;
+  core: { latencyMs: number[]; wallMs: number };
+  raw: { latencyMs: number[]; wallMs: number; removeMs: number[] };
+}
+
+/** n split into ten batches as equal as can be (the first ones one larger). */
+export function tenths(n: number): number[] {
+  return Array.from({ length: 10 }, (_, i) => Math.floor(n / 10) + (i < n % 10 ? 1 : 0));
+}
+
+export const coreName = (i: number) => `scale-${String(i).padStart(4, '0')}`;
+
+/** Launches `names` with `concurrency` in flight; each launch's own time, and the batch's wall time. */
+async function batch(
+  signal: AbortSignal,
+  names: readonly string[],
+  concurrency: number,
+  launch: (name: string, index: number) => Promise<unknown>,
+): Promise<{ latencyMs: number[]; wallMs: number }> {
+  const t0 = performance.now();
+  const latencyMs = await mapLimit(names, concurrency, async (name, index) => {
+    signal.throwIfAborted();
+    return (await timed(() => launch(name, index))).ms;
+  });
+  return { latencyMs, wallMs: performance.now() - t0 };
+}
+
+/**
+ * Fills the host with n instances through the core (they stay), measuring each tenth against a
+ * raw batch of the same size at the same fill (removed again). Raw containers publish on
+ * rawPortFrom and up.
+ */
+export async function fillByTenths(
+  ctx: BenchContext,
+  services: Services,
+  n: number,
+  options: { concurrency: number; rawPortFrom: number },
+): Promise<Tenth[]> {
+  const { concurrency, rawPortFrom } = options;
+  const result: Tenth[] = [];
+  let launched = 0;
+  for (const [k, size] of tenths(n).entries()) {
+    ctx.signal.throwIfAborted();
+    const rawNames = Array.from({ length: size }, (_, i) => `scale-raw-${k}-${i}`);
+    const containers: { remove(o: { force: boolean }): Promise<unknown> }[] = [];
+    const raw = await batch(ctx.signal, rawNames, concurrency, async (name, i) => {
+      containers.push(await rawLaunch(ctx, name, rawPortFrom + i));
+    });
+    const removeMs = await mapLimit(
+      containers,
+      concurrency,
+      async (c) => (await timed(() => c.remove({ force: true }))).ms,
+    );
+    const coreNames = Array.from({ length: size }, (_, i) => coreName(launched + i));
+    const core = await batch(ctx.signal, coreNames, concurrency, (name) =>
+      services.instances.launch({ actor: ctx.actor, template: 'demo', name }),
+    );
+    result.push({ fillBefore: launched, core, raw: { ...raw, removeMs } });
+    launched += size;
+    const ratio = raw.wallMs / core.wallMs;
+    ctx.log(
+      `  tenth ${k + 1}: ${launched}/${n} through the core in ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})`,
+    );
+  }
+  return result;
+}
+
+/** Stops every name through the core, `concurrency` at a time; each stop's time and the wall time. */
+export async function stopAll(
+  ctx: BenchContext,
+  services: Services,
+  names: readonly string[],
+  concurrency: number,
+): Promise<{ latencyMs: number[]; wallMs: number }> {
+  return batch(ctx.signal, names, concurrency, (name) => services.instances.stop(ctx.actor, name));
+}
+
+/** n launch-then-stop cycles through the core, `concurrency` at a time, each on a name of its own. */
+export async function cycles(
+  ctx: BenchContext,
+  services: Services,
+  n: number,
+  concurrency: number,
+): Promise<number> {
+  const names = Array.from({ length: n }, (_, i) => `scale-cycle-${String(i).padStart(4, '0')}`);
+  let done = 0;
+  const { wallMs } = await batch(ctx.signal, names, concurrency, async (name) => {
+    await services.instances.launch({ actor: ctx.actor, template: 'demo', name });
+    await services.instances.stop(ctx.actor, name);
+    done++;
+    if (done % Math.max(1, Math.round(n / 10)) === 0) ctx.log(`  cycles ${done}/${n}`);
+  });
+  return wallMs;
+}
