@@ -1,7 +1,8 @@
 // Where the engine is and how to reach it: DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
-// as the docker CLI reads them, and the connection options they give dockerode's modem (plain
-// data: engine/docker.ts is the only module importing dockerode). TLS details live in
-// docker-tls.ts, SSH details in docker-ssh.ts.
+// as the docker CLI reads them, and the connection options they give dockerode's modem
+// (engine/docker.ts is the only module importing dockerode). TLS details live in docker-tls.ts;
+// SSH details in docker-ssh.ts, whose HTTP agent carries every call over one SSH login.
+import type { Agent } from 'node:http';
 import { UserError } from '../lib/errors.ts';
 import { type SshSettings, sshModemOptions } from './docker-ssh.ts';
 import { tlsModemOptions } from './docker-tls.ts';
@@ -80,6 +81,8 @@ export interface ModemOptions {
   key?: string | Buffer;
   username?: string;
   sshOptions?: Record<string, unknown>;
+  /** For ssh:// hosts: the agent whose connections are channels of one SSH login (docker-ssh-agent.ts). */
+  agent?: Agent;
 }
 
 /**

@@ -32,6 +32,7 @@ const LIBRARY_OWNERS: Record<string, (file: string) => boolean> = {
   '@slack/bolt': (f) => f.startsWith(`bot${path.sep}`),
   '@slack/web-api': (f) => f.startsWith(`bot${path.sep}`),
   'node-cron': (f) => f === path.join('core', 'schedule.ts'),
+  ssh2: (f) => f === path.join('engine', 'docker-ssh.ts') || f === path.join('engine', 'docker-ssh-agent.ts'),
 };
 const MAX_LINES = 350;
 
