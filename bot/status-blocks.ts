@@ -93,6 +93,7 @@ function reclaimText(s: StatusView, now: number): string {
   const last = r.lastPassAt !== undefined ? `last pass ${relativeTime(now, r.lastPassAt)}` : 'no pass yet';
   const next = r.nextPassAt !== undefined ? `next ${relativeTime(now, r.nextPassAt)}` : 'none scheduled';
   const lines = ['*Reclaim*', `${last} · ${next}`];
+  if (r.sampler) lines.push(`activity: ${escapeMrkdwn(r.sampler)}`);
   if (r.lastSummary) lines.push(`> ${escapeMrkdwn(oneLine(r.lastSummary))}`);
   return clipWithNote(lines.join('\n'), LIMITS.sectionText);
 }

@@ -80,6 +80,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
         `  ports:     ${used}/${s.ports.total} used, ${s.ports.free} free${s.ports.setAside.length ? `, set aside (held by other processes): ${s.ports.setAside.join(', ')}` : ''}`,
         `  reclaim:   last ${s.reclaim.lastPassAt ? `${elapsed(reply.now, s.reclaim.lastPassAt)} ago` : 'never'}, next ${s.reclaim.nextPassAt ? formatUtc(s.reclaim.nextPassAt, 'second') : 'not scheduled'}`,
       );
+      if (s.reclaim.sampler) lines.push(`  activity:  ${s.reclaim.sampler}`);
       for (const f of s.failures)
         lines.push(`  failure:   ${formatUtc(f.at, 'second')} ${f.instance ?? ''} ${f.error}`);
       break;

@@ -193,6 +193,13 @@ const CONFIG_LAYOUT = {
       .union([z.ipv4(), z.ipv6()], { message: 'expected an IP address like 0.0.0.0 or 127.0.0.1' })
       .default('0.0.0.0'),
   ),
+  /** Instances per bridge network of the bot's (core/networks.ts): a Linux bridge holds 1024 ports. */
+  networkSize: variable(
+    'SPREADSERVE_NETWORK_SIZE',
+    positiveInt('1000', 'a whole number 1-1023').refine((n) => n >= 1 && n <= 1023, {
+      message: 'expected a whole number 1-1023 (a Linux bridge holds at most 1024 ports)',
+    }),
+  ),
   /** Containers of this bot carry org.spreadserve.scope=<scope>; two bots on one host keep apart. */
   scope: variable(
     'SPREADSERVE_SCOPE',
@@ -242,6 +249,7 @@ const CONFIG_LAYOUT = {
     maxLifetimeMs: variable('MAX_LIFETIME', optionalDuration),
     maxExtendMs: variable('MAX_EXTEND', optionalDuration),
     dryRun: variable('RECLAIM_DRY_RUN', boolText),
+    sampler: variable('SPREADSERVE_SAMPLER', z.enum(['auto', 'host', 'stats']).default('auto')),
   },
   buildTimeoutMs: variable('BUILD_TIMEOUT', duration('30m')),
   opsChannel: variable(

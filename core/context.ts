@@ -154,7 +154,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     reclaimer,
     catalogue: new TemplateCatalogue({ templates, engine, store }),
     history: new AuditHistory(store),
-    health: new Health({ engine, store, pool, clock, log, schedule }),
+    health: new Health({ engine, store, pool, clock, log, schedule, activity: reclaimer.activity }),
     policy: new Policy(config.admins, config.users, options.groups),
     clock,
     log,

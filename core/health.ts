@@ -20,7 +20,8 @@ export interface Probe {
 export interface StatusReport extends Probe {
   instances: { running: number; starting: number };
   ports: { total: number; free: number; reserved: number; inUse: number; setAside: number[] };
-  reclaim: { lastPassAt?: number; nextPassAt?: number; lastSummary?: string };
+  /** `sampler`: how the pass reads activity, as a person reads it ("host counters (/proc)"). */
+  reclaim: { lastPassAt?: number; nextPassAt?: number; lastSummary?: string; sampler?: string };
   failures: { at: number; instance?: string; error: string }[];
 }
 
@@ -36,6 +37,8 @@ export interface HealthDeps {
   clock: Clock;
   log: Logger;
   schedule?: NextPass;
+  /** Which sampler the reclaim pass uses (core/activity.ts). */
+  activity?: { describe(): Promise<string> };
 }
 
 /** Failures shown in `status`: the newest few. */
@@ -71,8 +74,8 @@ export class Health {
 
   /** The probe, the instances, the pool and the reclaim pass, for on-call. */
   async status(): Promise<StatusReport> {
-    const { store, pool, schedule } = this.deps;
-    const probe = await this.probe();
+    const { store, pool, schedule, activity } = this.deps;
+    const [probe, sampler] = await Promise.all([this.probe(), activity?.describe()]);
     const doc = store.read();
     const records = Object.values(doc.instances);
     const starting = records.filter((r) => r.state === 'starting').length;
@@ -84,6 +87,7 @@ export class Health {
         lastPassAt: doc.reclaim.lastPassAt,
         nextPassAt: schedule?.nextRunAt(),
         lastSummary: doc.reclaim.lastPassSummary,
+        sampler,
       },
       failures: doc.reclaim.failures.slice(-FAILURES_SHOWN),
     };

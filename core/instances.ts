@@ -26,7 +26,7 @@ export interface InstanceDeps {
   engine: ContainerEngine;
   pool: PortPool;
   templates: TemplateSet;
-  config: Pick<Config, 'scope' | 'bindIp' | 'publicUrl' | 'maxInstancesPerUser' | 'reclaim'>;
+  config: Pick<Config, 'scope' | 'bindIp' | 'publicUrl' | 'maxInstancesPerUser' | 'reclaim' | 'networkSize'>;
   clock: Clock;
   log: Logger;
 }

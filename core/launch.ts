@@ -15,6 +15,7 @@ import { audit } from './audit.ts';
 import type { Config } from './config.ts';
 import { waitForHttp } from './http-probe.ts';
 import { containerName, instanceLabels, LABEL, managedFilter } from './labels.ts';
+import { NetworkPlacement } from './networks.ts';
 import type { PortPool } from './port-pool.ts';
 import { closeRecord } from './records.ts';
 import type { Template } from './templates.ts';
@@ -31,8 +32,8 @@ const SWEEP_SETTLE_MS = 2_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
-/** The bridge network of this bot's instances (inter-container traffic off), created on first use. */
-export const networkName = (scope: string): string => `spreadserve-${scope}`;
+/** The bridge networks of this bot's instances (inter-container traffic off), created on first use. */
+export { networkName } from './networks.ts';
 
 const engineDidNotAnswer = (err: unknown) => err instanceof UserError && err.kind === 'engine-unreachable';
 
@@ -40,7 +41,7 @@ export interface LaunchDeps {
   store: Store;
   engine: ContainerEngine;
   pool: PortPool;
-  config: Pick<Config, 'scope' | 'bindIp'>;
+  config: Pick<Config, 'scope' | 'bindIp' | 'networkSize'>;
   clock: Clock;
   log: Logger;
 }
@@ -49,7 +50,13 @@ export class LaunchSaga {
   /** Aborted when the bot shuts down: launches waiting for health stop waiting and are undone. */
   private readonly shutdown = new AbortController();
 
-  constructor(private readonly deps: LaunchDeps) {}
+  /** Which network each launch joins (the lowest with room), its slot held until the launch ends. */
+  private readonly placement: NetworkPlacement;
+
+  constructor(private readonly deps: LaunchDeps) {
+    const { scope, networkSize } = deps.config;
+    this.placement = new NetworkPlacement(scope, networkSize);
+  }
 
   /** Undo every launch in flight (each compensates: container removed, port freed). */
   cancelAll(): void {
@@ -75,6 +82,9 @@ export class LaunchSaga {
     let port = firstPort;
     let containerId: string | undefined;
     try {
+      // Only a Linux engine joins the bot's own networks (a Windows one has no bridge driver).
+      const onOwnNetwork = (await engine.platform()).os === 'linux';
+      const network = onOwnNetwork ? this.placement.place(store.read(), name) : undefined;
       for (let attempt = 0; ; attempt++) {
         try {
           containerId = await engine.createAndStart({
@@ -98,7 +108,8 @@ export class LaunchSaga {
             readOnly: template.readOnly,
             user: template.user,
             isolation: template.isolation,
-            network: { name: networkName(config.scope), labels: managedFilter(config.scope) },
+            network:
+              network === undefined ? undefined : { name: network, labels: managedFilter(config.scope) },
           });
           break;
         } catch (err) {
@@ -160,6 +171,7 @@ export class LaunchSaga {
         if (!record) throw new UserError('conflict', `${name} was stopped while it was starting.`);
         record.state = 'running';
         record.containerId = id;
+        record.network = network;
         record.lastActivityAt = clock.now();
         pool.markInUse(doc, port, name, clock.now());
         audit(doc, {
@@ -174,6 +186,8 @@ export class LaunchSaga {
     } catch (err) {
       await this.abandon(name, containerId, err);
       throw err;
+    } finally {
+      this.placement.release(name);
     }
   }
 

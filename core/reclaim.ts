@@ -2,7 +2,8 @@
 // and stop them if still unused a while later. Called by the schedule (bot/scheduler.ts), by
 // the `reclaim` command and from the CLI; it returns its plan and what came of it. One pass:
 //  1. reconcile the store with Docker;
-//  2. sample every running instance's counters (one-shot stats, a bounded number in flight);
+//  2. sample every running instance's counters (activity.ts: host counters from /proc when the bot
+//     runs on the Docker host, else one-shot stats, a bounded number in flight);
 //  3. in one store update, so a concurrent extend is seen, apply the policy's verdict
 //     (reclaim-policy.ts, pure) to each record, and record and audit each warning;
 //  4. tell owners (Notifier.warnOwner), stop what is due (Instances.stop, audited 'reclaim'),
@@ -11,7 +12,7 @@
 // text is what a person may read: a UserError's sentence, or "internal error (ref …)" with the
 // detail in the log under that ref.
 import { performance } from 'node:perf_hooks';
-import type { ContainerEngine, NetworkSample } from '../engine/types.ts';
+import type { ContainerEngine } from '../engine/types.ts';
 import type { Clock } from '../lib/clock.ts';
 import { mapSettled, withTimeout } from '../lib/concurrency.ts';
 import { formatDuration } from '../lib/duration.ts';
@@ -19,6 +20,7 @@ import { publicReason, UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { InstanceRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import { ActivitySampling, type Sampled } from './activity.ts';
 import { audit } from './audit.ts';
 import type { Config } from './config.ts';
 import type { Instances } from './instances.ts';
@@ -36,8 +38,8 @@ import {
 } from './reclaim-summary.ts';
 import type { ReconcileReport } from './reconcile.ts';
 
-/** Stats calls in flight: each waits ~1 s for the engine's collector tick, so a pass is latency-bound. */
-export const DEFAULT_STATS_CONCURRENCY = 64;
+export { DEFAULT_STATS_CONCURRENCY } from './activity.ts';
+
 /** Stops (and DMs) in flight at once. */
 const ACTION_CONCURRENCY = 8;
 /** A stats call, a DM or a summary that takes longer is given up on (the Slack client retries for
@@ -69,11 +71,6 @@ export interface PassOptions {
   by?: string;
 }
 
-/** One instance's counters, or why they could not be read. */
-type Sampled =
-  | { name: string; ok: true; sample: NetworkSample }
-  | { name: string; ok: false; error: unknown };
-
 /** What is due for one instance, decided inside the store update on this record, acted on after it. */
 type Planned = Due & { record: InstanceRecord };
 
@@ -83,8 +80,13 @@ export class Reclaimer {
   private sampledSinceStart = false;
   /** The fault failing every pass that the ops channel was told of (until told it works again). */
   private told: Outage | undefined;
+  /** Reads the counters: host counters or the stats API (SPREADSERVE_SAMPLER, and where the bot runs). */
+  readonly activity: ActivitySampling;
 
-  constructor(private readonly deps: ReclaimDeps) {}
+  constructor(private readonly deps: ReclaimDeps) {
+    const bound = <T>(call: Promise<T>) => withTimeout(call, CALL_TIMEOUT_MS, this.noAnswer('Docker'));
+    this.activity = new ActivitySampling(deps.engine, deps.settings.sampler, bound);
+  }
 
   /** A call given up on: a sentence a person may read. */
   private noAnswer(who: string): UserError {
@@ -183,23 +185,13 @@ export class Reclaimer {
     return report;
   }
 
-  /** One-shot stats for every running instance, a bounded number in flight; one failing is no failed pass. */
-  private async sample(): Promise<Sampled[]> {
-    const { store, engine, instances } = this.deps;
-    const targets = Object.values(store.read().instances).filter(
-      (r) => r.state === 'running' && !instances.launching.has(r.name),
-    );
-    const read = (r: InstanceRecord): Promise<Sampled> =>
-      withTimeout(
-        engine.stats(r.containerId ?? containerName(r.name)),
-        CALL_TIMEOUT_MS,
-        this.noAnswer('Docker'),
-      )
-        .then((sample) => ({ name: r.name, ok: true as const, sample }))
-        .catch((error: unknown) => ({ name: r.name, ok: false as const, error }));
-    // `read` never rejects: every result is fulfilled, in the targets' order.
-    const results = await mapSettled(targets, DEFAULT_STATS_CONCURRENCY, read);
-    return results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  /** Every running instance's counters (activity.ts); one failing is no failed pass. */
+  private sample(): Promise<Sampled[]> {
+    const { store, instances } = this.deps;
+    const targets = Object.values(store.read().instances)
+      .filter((r) => r.state === 'running' && !instances.launching.has(r.name))
+      .map((r) => ({ name: r.name, container: r.containerId ?? containerName(r.name) }));
+    return this.activity.sampleAll(targets);
   }
 
   /**

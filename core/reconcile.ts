@@ -10,6 +10,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import { byInstance, LABEL, managedFilter } from './labels.ts';
+import { networkPosition } from './networks.ts';
 import type { PortPool } from './port-pool.ts';
 import { closeRecord } from './records.ts';
 
@@ -147,6 +148,8 @@ export async function reconcile(
         port,
         state: 'running',
         containerId: c.id,
+        // Counted on its network by the placement of later launches (core/networks.ts).
+        network: c.networks?.find((n) => networkPosition(scope, n) !== null),
         createdAt: c.createdAt,
         lastActivityAt: now,
       };

@@ -85,6 +85,7 @@ export interface ContainerRow {
   Status: string;
   /** Seconds since the epoch. */
   Created: number;
+  NetworkSettings?: { Networks?: Record<string, unknown> };
 }
 
 export function summaryOf(row: ContainerRow): ContainerSummary {
@@ -96,8 +97,12 @@ export function summaryOf(row: ContainerRow): ContainerSummary {
     state: toState(row.State),
     status: row.Status,
     createdAt: row.Created * 1000,
+    networks: Object.keys(row.NetworkSettings?.Networks ?? {}),
   };
 }
+
+/** The labels of GET /networks/{id}. */
+export const networkLabels = (answer: unknown): Labels => (isDict(answer) ? stringRecord(answer.Labels) : {});
 
 /** The part of GET /containers/{id}/json the engine reads. */
 export interface ContainerInspect {
@@ -105,7 +110,7 @@ export interface ContainerInspect {
   Name: string;
   Created: string;
   Config: { Image: string; Labels?: Labels; Env?: string[] };
-  State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string };
+  State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; Pid?: number };
 }
 
 export function detailsOf(info: ContainerInspect): ContainerDetails {
@@ -123,6 +128,7 @@ export function detailsOf(info: ContainerInspect): ContainerDetails {
     exitCode: stopped ? info.State.ExitCode : null,
     startedAt,
     env: fromEnvList(info.Config.Env ?? []),
+    pid: state === 'running' && num(info.State.Pid) > 0 ? num(info.State.Pid) : null,
   };
 }
 

@@ -14,6 +14,7 @@ import {
   imageLabels,
   imageOf,
   isDict,
+  networkLabels,
   num,
   platformOf,
   type StatsAnswer,
@@ -30,6 +31,7 @@ import {
   unreachableError,
 } from './docker-errors.ts';
 import { connect, type DockerTarget } from './docker-host.ts';
+import { OwnNetworks } from './docker-networks.ts';
 import { type CreateBody, instanceCreateBody, joinsOwnNetwork, oneOffCreateBody } from './docker-platform.ts';
 import { abortable, demuxLogLines } from './docker-streams.ts';
 import {
@@ -56,7 +58,7 @@ import {
 
 export class DockerEngine implements ContainerEngine {
   private readonly docker: Docker;
-  private readonly target: DockerTarget;
+  readonly target: DockerTarget;
   readonly timeouts: Readonly<DockerTimeouts>;
 
   constructor(options: DockerEngineOptions = {}) {
@@ -142,25 +144,22 @@ export class DockerEngine implements ContainerEngine {
     return lookup;
   }
 
-  /** Networks created or found by this engine, one creation in flight per name (Docker 20.10's
-   * CheckDuplicate is not atomic: concurrent creates make namesakes); forgotten when one fails. */
-  private readonly networks = new Map<string, Promise<void>>();
-
-  /** Creates the bridge network when missing (labelled, inter-container traffic off); 409: it exists. */
-  private ensureNetwork({ name, labels }: NonNullable<ContainerSpec['network']>): Promise<void> {
-    const known = this.networks.get(name);
-    if (known) return known;
-    const created = this.call(this.timeouts.quickMs, async (abortSignal) => {
-      const options = { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, abortSignal };
-      const icc = { 'com.docker.network.bridge.enable_icc': 'false' };
-      await this.docker.createNetwork({ ...options, Options: icc }).catch((err: unknown) => {
-        if (statusOf(err) !== 409) throw err;
-      });
-    });
-    created.catch(() => this.networks.delete(name));
-    this.networks.set(name, created);
-    return created;
-  }
+  /** The bot's own networks on this engine: created when missing, checked when found. */
+  private readonly networks = new OwnNetworks({
+    create: (body) =>
+      this.call(this.timeouts.quickMs, (abortSignal) =>
+        this.docker.createNetwork({ ...body, abortSignal }).then(
+          () => true,
+          (err: unknown) => (statusOf(err) === 409 ? false : Promise.reject(err)),
+        ),
+      ),
+    labelsOf: (name) =>
+      this.call(
+        this.timeouts.quickMs,
+        async (abortSignal) => networkLabels(await this.get(`/networks/${name}`, abortSignal)),
+        () => null,
+      ),
+  });
 
   async createAndStart(spec: ContainerSpec): Promise<string> {
     try {
@@ -169,14 +168,14 @@ export class DockerEngine implements ContainerEngine {
       // Docker 20.10 says so at start (404, the container removed): the network was removed
       // behind this engine's back. Create it again, once.
       if (!spec.network || statusOf(err) !== 404 || !/network .* not found/i.test(String(err))) throw err;
-      this.networks.delete(spec.network.name);
+      this.networks.forget(spec.network.name);
       return this.createAndStartOnce(spec);
     }
   }
 
   private async createAndStartOnce(spec: ContainerSpec): Promise<string> {
     const { os } = await this.platform();
-    if (joinsOwnNetwork(spec, os)) await this.ensureNetwork(spec.network);
+    if (joinsOwnNetwork(spec, os)) await this.networks.ensure(spec.network);
     const container = await this.create(instanceCreateBody(spec, os));
     try {
       await this.call(this.timeouts.quickMs, (abortSignal) => container.start({ abortSignal }));

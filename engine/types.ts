@@ -71,12 +71,16 @@ export interface ContainerSummary {
   /** Docker's human status, e.g. "Up 5 minutes", "Exited (1) 2 seconds ago". */
   status: string;
   createdAt: number;
+  /** The networks it is attached to, by name (from a list answer; absent from inspect's). */
+  networks?: string[];
 }
 
 export interface ContainerDetails extends ContainerSummary {
   exitCode: number | null;
   startedAt: number | null;
   env: Record<string, string>;
+  /** The main process's pid on the engine's host while it runs; null otherwise. */
+  pid: number | null;
 }
 
 export interface NetworkSample {
@@ -137,6 +141,9 @@ export interface CommitRequest {
 }
 
 export interface ContainerEngine {
+  /** How the engine is reached: kind 'unix' is this machine's own socket, so its containers'
+   * processes are in this machine's /proc (engine/host-sampler.ts). */
+  readonly target: { readonly kind: string; readonly display: string };
   /** Resolves when the engine answers; throws 'engine-unreachable' otherwise. */
   ping(): Promise<void>;
   /** The engine's OS and versions, asked once (a failed lookup is asked again next time). */

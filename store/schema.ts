@@ -14,6 +14,9 @@ const instanceSchema = z.object({
   /** 'starting' while a launch is in progress; 'running' once the health path answered. */
   state: z.enum(['starting', 'running']),
   containerId: z.string().optional(),
+  /** The bot's bridge network it joined (core/networks.ts); absent in records from before it was
+   * recorded (they are on the first), and on engines without one (Windows). */
+  network: z.string().optional(),
   createdAt: epochMs,
   lastActivityAt: epochMs,
   /** Reclaim due at this time whatever the traffic (from --ttl or MAX_LIFETIME). */

@@ -49,6 +49,7 @@ const DEFAULTS: Config = {
   templatesFile: './spreadserve.templates.yml',
   ports: [{ from: 8080, to: 9079 }],
   bindIp: '0.0.0.0',
+  networkSize: 1000,
   publicUrl: 'http://localhost',
   scope: 'default',
   admins: [],
@@ -60,6 +61,7 @@ const DEFAULTS: Config = {
     idleWarningMs: 900_000,
     idleBytesFloor: 16_384,
     dryRun: false,
+    sampler: 'auto',
   },
   buildTimeoutMs: 1_800_000,
   logLevel: 'info',
@@ -102,6 +104,7 @@ describe('loadConfig with values', () => {
       HTTP_PORT: '3100',
       SPREADSERVE_PORTS: '9000-9009, 8080',
       SPREADSERVE_BIND_IP: '127.0.0.1',
+      SPREADSERVE_NETWORK_SIZE: '500',
       SPREADSERVE_PUBLIC_URL: 'https://servers.example.com/',
       SPREADSERVE_ADMINS: 'U0123ABC, S0456DEF',
       SPREADSERVE_USERS: 'W0999ZZZ',
@@ -112,6 +115,7 @@ describe('loadConfig with values', () => {
       IDLE_BYTES_FLOOR: '1024',
       MAX_LIFETIME: '1d',
       RECLAIM_DRY_RUN: 'yes',
+      SPREADSERVE_SAMPLER: 'stats',
       BUILD_TIMEOUT: '1h',
       OPS_CHANNEL: 'C0123ABC',
       LOG_LEVEL: 'debug',
@@ -125,6 +129,7 @@ describe('loadConfig with values', () => {
       apiUrl: 'http://127.0.0.1:9999/api/',
     });
     expect(config.httpPort).toBe(3100);
+    expect(config.networkSize).toBe(500);
     expect(config.ports).toEqual([
       { from: 8080, to: 8080 },
       { from: 9000, to: 9009 },
@@ -141,6 +146,7 @@ describe('loadConfig with values', () => {
       idleBytesFloor: 1024,
       maxLifetimeMs: 86_400_000,
       dryRun: true,
+      sampler: 'stats',
     });
     expect(config.buildTimeoutMs).toBe(3_600_000);
     expect(config.opsChannel).toBe('C0123ABC');
@@ -187,6 +193,13 @@ describe('loadConfig with a bad value', () => {
     },
     { variable: 'SPREADSERVE_PORTS', value: '0-10', expects: /ports 1-65535/ },
     { variable: 'SPREADSERVE_PORTS', value: '', expects: /expected port ranges/ },
+    { variable: 'SPREADSERVE_NETWORK_SIZE', value: '1024', expects: /expected a whole number 1-1023/ },
+    { variable: 'SPREADSERVE_NETWORK_SIZE', value: '0', expects: /expected a whole number 1-1023/ },
+    {
+      variable: 'SPREADSERVE_NETWORK_SIZE',
+      value: 'many',
+      expects: /expected a whole number 1-1023, got "many"/,
+    },
     {
       variable: 'IDLE_TIMEOUT',
       value: '5x',

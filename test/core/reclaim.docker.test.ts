@@ -723,7 +723,7 @@ describe('many idle instances', () => {
     expect(reclaimed.actions.filter((a) => a.kind === 'reclaim' && a.outcome === 'done')).toHaveLength(50);
     expect(Object.keys(services.store.read().ports)).toEqual([]);
     console.info(
-      `50 instances: launched in ${launchSeconds.toFixed(1)} s; pass ${passSeconds.toFixed(2)} s (stats at 64 in flight); ` +
+      `50 instances: launched in ${launchSeconds.toFixed(1)} s; pass ${passSeconds.toFixed(2)} s (${await services.reclaimer.activity.describe()}); ` +
         `reclaim pass ${(reclaimed.durationMs / 1000).toFixed(2)} s; max rx ${Math.max(...rx)} B, max tx ${Math.max(...tx)} B`,
     );
   }, 240_000);

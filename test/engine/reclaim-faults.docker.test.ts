@@ -315,6 +315,9 @@ beforeAll(async () => {
       SPREADSERVE_BIND_IP: sandbox.bindIp,
       SPREADSERVE_PUBLIC_URL: `http://${sandbox.bindIp}`,
       MAX_INSTANCES_PER_USER: '0',
+      // These faults strike while the pass calls the engine's stats API; the host counters
+      // (the default on a local socket) would read /proc and never call it.
+      SPREADSERVE_SAMPLER: 'stats',
     },
   });
   await buildImage(bed.services);
