@@ -75,6 +75,9 @@ export interface BenchContext {
   signal: AbortSignal;
   /** `--instances N` from the command line, for suites that scale (bench/scale.ts). */
   instances?: number;
+  /** `--network-size N`: instances per bridge network in the scale suite, for the core
+   * (SPREADSERVE_NETWORK_SIZE) and the raw side alike; absent, the bot's default. */
+  networkSize?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,7 +138,7 @@ export async function acquireBenchLock(log: (line: string) => void, waitMs: numb
 
 export function createBenchEnv(
   env: Record<string, string | undefined>,
-  options: { instances?: number } = {},
+  options: { instances?: number; networkSize?: number } = {},
 ): BenchEnv {
   const dockerHost = env.DOCKER_HOST;
   const docker = new Docker(connect({ dockerHost }).modem);
@@ -226,6 +229,7 @@ export function createBenchEnv(
       log,
       signal: aborter.signal,
       instances: options.instances,
+      networkSize: options.networkSize,
     },
     abort: () => aborter.abort(new Error('the bench was stopped')),
     async buildImage() {
@@ -242,7 +246,7 @@ export function createBenchEnv(
         const removed = await cleanup();
         if (removed > 0) log(`removed ${removed} leftover container(s)`);
         await removeImage();
-        // The instances' bridge network the core (and the raw launches) made for the bench scope.
+        // The instances' bridge networks the core (and the raw launches) made for the bench scope.
         const networks = await docker.listNetworks({ filters: { label: [`${LABEL.scope}=${BENCH_SCOPE}`] } });
         for (const n of networks) {
           await docker

@@ -4,8 +4,9 @@
 import type Docker from 'dockerode';
 import { waitForHttp } from '../core/http-probe.ts';
 import { containerName, instanceLabels, managedFilter } from '../core/labels.ts';
-import { networkName } from '../core/launch.ts';
+import { networkName } from '../core/networks.ts';
 import { instanceHostConfig } from '../engine/docker-hardening.ts';
+import { OwnNetworks } from '../engine/docker-networks.ts';
 import type { ContainerSpec } from '../engine/types.ts';
 import type { BenchContext, Suite } from './harness.ts';
 import { alternate, benchRow, median, ratio, side, timed } from './rows.ts';
@@ -13,7 +14,7 @@ import { alternate, benchRow, median, ratio, side, timed } from './rows.ts';
 const LAUNCH_ROUNDS = 10;
 
 /** The spec the core's launch saga gives the engine for this instance (core/launch.ts). */
-function rawSpec(ctx: BenchContext, instance: string, port: number): ContainerSpec {
+function rawSpec(ctx: BenchContext, instance: string, port: number, network: string): ContainerSpec {
   const t = ctx.template;
   return {
     name: containerName(instance),
@@ -29,50 +30,54 @@ function rawSpec(ctx: BenchContext, instance: string, port: number): ContainerSp
     pidsLimit: t.pidsLimit,
     readOnly: t.readOnly,
     user: t.user,
-    network: { name: networkName(ctx.scope), labels: managedFilter(ctx.scope) },
+    network: { name: network, labels: managedFilter(ctx.scope) },
   };
 }
 
-/** The instances' bridge network as DockerEngine creates it, one creation per name in this process
- * (concurrent creates on Docker 20.10 make namesakes); 409: it exists already. */
-const networks = new Map<string, Promise<void>>();
-function ensureNetwork(docker: Docker, { name, labels }: NonNullable<ContainerSpec['network']>) {
-  const known = networks.get(name);
+/** The bot's own networks as DockerEngine makes them (engine/docker-networks.ts: the same body, one
+ * creation in flight per name, a namesake with other labels refused), over raw dockerode. */
+const ownNetworks = new WeakMap<Docker, OwnNetworks>();
+function networksOf(docker: Docker): OwnNetworks {
+  const known = ownNetworks.get(docker);
   if (known) return known;
-  const created = docker
-    .createNetwork({
-      Name: name,
-      Driver: 'bridge',
-      CheckDuplicate: true,
-      Labels: labels,
-      Options: { 'com.docker.network.bridge.enable_icc': 'false' },
-    })
-    .then(
-      () => undefined,
-      (err: unknown) => {
-        if ((err as { statusCode?: number }).statusCode !== 409) throw err;
-      },
-    );
-  created.catch(() => networks.delete(name));
-  networks.set(name, created);
-  return created;
+  const made = new OwnNetworks({
+    create: (body) =>
+      docker.createNetwork(body).then(
+        () => true,
+        (err: unknown) => (statusOf(err) === 409 ? false : Promise.reject(err)),
+      ),
+    labelsOf: (name) =>
+      docker
+        .getNetwork(name)
+        .inspect()
+        .then(
+          (info: { Labels?: Record<string, string> | null }) => info.Labels ?? {},
+          (err: unknown) => (statusOf(err) === 404 ? null : Promise.reject(err)),
+        ),
+  });
+  ownNetworks.set(docker, made);
+  return made;
 }
+
+const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
 
 /**
  * Raw dockerode with exactly the options DockerEngine.createAndStart sends today (same image,
  * labels, env, command, port binding, and engine/docker-hardening.ts's confinement: capabilities,
- * pids, rotated log, memory, CPU, no-new-privileges, Init, the bot's own bridge network), then the
- * SAME waitForHttp poll the core uses, with the same kind of liveness check. Returns the container.
+ * pids, rotated log, memory, CPU, no-new-privileges, Init, one of the bot's own bridge networks:
+ * `network`, by default the first), then the SAME waitForHttp poll the core uses, with the same
+ * kind of liveness check. Returns the container.
  */
 export async function rawLaunch(
   ctx: BenchContext,
   instance: string,
   port: number,
+  network = networkName(ctx.scope),
 ): Promise<Docker.Container> {
   const t = ctx.template;
-  const spec = rawSpec(ctx, instance, port);
+  const spec = rawSpec(ctx, instance, port, network);
   const portKey = `${spec.containerPort}/tcp`;
-  if (spec.network) await ensureNetwork(ctx.docker, spec.network);
+  if (spec.network) await networksOf(ctx.docker).ensure(spec.network);
   const container = await ctx.docker.createContainer({
     name: spec.name,
     Image: spec.image,

@@ -2,9 +2,10 @@
 // real Docker engine, prints a markdown table on stdout (progress goes to stderr) and writes
 // bench/results.json. `npm run bench -- launch list` runs only those suites (the other suites'
 // rows in results.json are kept, with their own measuredAt); `npm run bench -- --list` lists them.
-// A suite marked onlyWhenNamed (scale) runs only when named: `npm run bench -- scale --instances 40`.
+// A suite marked onlyWhenNamed (scale) runs only when named: `npm run bench -- scale --instances 40`
+// (`--network-size 10` spreads its instances over networks of 10, to cross networks at a small N).
 // Everything it creates carries the scope label `bench`, publishes on 127.0.0.1:25000-25199 (the
-// scale suite: 30000-31199) and is removed before and after (also on Ctrl-C and on the overall
+// scale suite: 30000-32767) and is removed before and after (also on Ctrl-C and on the overall
 // time limit).
 // Exit code: 0 when every suite ran (targets missed are reported, not fatal), 1 otherwise.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import {
   ROOT,
 } from './harness.ts';
 import { type Bench, formatMs, formatValue, type Side } from './rows.ts';
-import { instancesError, SCALE_DEFAULT_INSTANCES } from './scale.ts';
+import { instancesError, networkSizeError, SCALE_DEFAULT_INSTANCES } from './scale.ts';
 import { SUITES } from './suites.ts';
 
 const RESULTS = path.join(ROOT, 'bench', 'results.json');
@@ -126,17 +127,27 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
-  // `--instances N`: how many instances the scale suite runs (its default when absent).
-  const flag = argv.indexOf('--instances');
-  const instances = flag >= 0 ? Number(argv[flag + 1]) : undefined;
-  if (flag >= 0) {
-    const refusal = instancesError(argv[flag + 1]);
+  // `--instances N`: how many instances the scale suite runs (its default when absent);
+  // `--network-size N`: instances per bridge network there (the bot's default when absent).
+  const flags = { '--instances': instancesError, '--network-size': networkSizeError } as const;
+  const values: Partial<Record<keyof typeof flags, number>> = {};
+  const taken = new Set<number>();
+  for (const [flag, refuse] of Object.entries(flags) as [
+    keyof typeof flags,
+    (t?: string) => string | null,
+  ][]) {
+    const at = argv.indexOf(flag);
+    if (at < 0) continue;
+    const refusal = refuse(argv[at + 1]);
     if (refusal !== null) {
       process.stderr.write(`bench: ${refusal}\n`);
       return 2;
     }
+    values[flag] = Number(argv[at + 1]);
+    taken.add(at).add(at + 1);
   }
-  const names = flag >= 0 ? argv.filter((_, i) => i !== flag && i !== flag + 1) : argv;
+  const instances = values['--instances'];
+  const names = argv.filter((_, i) => !taken.has(i));
   const unknown = names.filter((a) => !SUITES.some((s) => s.name === a));
   if (unknown.length > 0) {
     process.stderr.write(
@@ -154,7 +165,7 @@ async function main(argv: string[]): Promise<number> {
   // cleanup would remove the other's containers.
   await acquireBenchLock((line) => process.stderr.write(`bench: ${line}\n`), LOCK_WAIT_MS);
   const started = Date.now();
-  const bench = createBenchEnv(process.env, { instances });
+  const bench = createBenchEnv(process.env, { instances, networkSize: values['--network-size'] });
   const { ctx } = bench;
   const stop = async (why: string, code: number) => {
     ctx.log(`${why}: cleaning up`);

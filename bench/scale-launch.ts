@@ -2,9 +2,11 @@
 // a time, through the core and with raw dockerode, both at the same concurrency and into the same
 // fill. At each tenth the raw batch goes first (from the fill the core left, on ports above the
 // pool) and is removed again, then the core's batch takes the fill one tenth further: so each
-// side launches into the same number of containers on the host, on the same bridge network, and
-// the host never holds more than N.
+// side launches into the same number of containers on the host, and the host never holds more
+// than N. Both sides spread over the bot's bridge networks alike (core/networks.ts: the lowest with
+// room first, at most networkSize each, counting the core's instances and the raw ones in flight).
 import type { Services } from '../core/context.ts';
+import { NetworkPlacement } from '../core/networks.ts';
 import { mapLimit } from '../lib/concurrency.ts';
 import type { BenchContext } from './harness.ts';
 import { rawLaunch } from './launch.ts';
@@ -42,29 +44,35 @@ async function batch(
 /**
  * Fills the host with n instances through the core (they stay), measuring each tenth against a
  * raw batch of the same size at the same fill (removed again). Raw containers publish on
- * rawPortFrom and up.
+ * rawPortFrom and up, on the network the core's placement rule gives them (networkSize each).
  */
 export async function fillByTenths(
   ctx: BenchContext,
   services: Services,
   n: number,
-  options: { concurrency: number; rawPortFrom: number },
+  options: { concurrency: number; rawPortFrom: number; networkSize: number },
 ): Promise<Tenth[]> {
   const { concurrency, rawPortFrom } = options;
+  const placement = new NetworkPlacement(ctx.scope, options.networkSize);
   const result: Tenth[] = [];
   let launched = 0;
   for (const [k, size] of tenths(n).entries()) {
     ctx.signal.throwIfAborted();
     const rawNames = Array.from({ length: size }, (_, i) => `scale-raw-${k}-${i}`);
     const containers: { remove(o: { force: boolean }): Promise<unknown> }[] = [];
+    const rawOn = new Set<string>();
     const raw = await batch(ctx.signal, rawNames, concurrency, async (name, i) => {
-      containers.push(await rawLaunch(ctx, name, rawPortFrom + i));
+      // Placed among the core's instances (the store) and this batch's (held until removed).
+      const network = placement.place(services.store.read(), name);
+      rawOn.add(network);
+      containers.push(await rawLaunch(ctx, name, rawPortFrom + i, network));
     });
     const removeMs = await mapLimit(
       containers,
       concurrency,
       async (c) => (await timed(() => c.remove({ force: true }))).ms,
     );
+    for (const name of rawNames) placement.release(name);
     const coreNames = Array.from({ length: size }, (_, i) => coreName(launched + i));
     const core = await batch(ctx.signal, coreNames, concurrency, (name) =>
       services.instances.launch({ actor: ctx.actor, template: 'demo', name }),
@@ -72,8 +80,9 @@ export async function fillByTenths(
     result.push({ fillBefore: launched, core, raw: { ...raw, removeMs } });
     launched += size;
     const ratio = raw.wallMs / core.wallMs;
+    const coreOn = new Set(Object.values(services.store.read().instances).map((r) => r.network));
     ctx.log(
-      `  tenth ${k + 1}: ${launched}/${n} through the core in ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})`,
+      `  tenth ${k + 1}: ${launched}/${n} through the core in ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)}); core on ${coreOn.size} network(s), raw batch on ${[...rawOn].join(', ')}`,
     );
   }
   return result;

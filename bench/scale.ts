@@ -2,51 +2,59 @@
 // never in CI). Fills the host with N instances through the core at concurrency 8 against raw
 // dockerode at the same concurrency (bench/scale-launch.ts): throughput ratio at every tenth, and
 // launch latency at 10%, 50% and 100% of N. At N: `list all` and `status` against one raw
-// listContainers; one reclaim pass (the stats way) against its one-shot stats calls alone; the
-// store's write at N records with a full audit trail against the same bytes written raw; the
+// listContainers; one reclaim pass the stats way against its one-shot stats calls alone, and with
+// host counters against the stats way (bench/scale-reclaim.ts); the store's write at N records with a full audit trail against the same bytes written raw; the
 // bot's memory with N tracked (the compiled bot as a child process, its RSS, against the same bot
 // on an empty store); stopping all N; then N launch/stop cycles (the core in this process, its
-// RSS and heap after a forced GC before and after: a leak shows as growth).
+// RSS and heap after a forced GC before and after: a leak shows as growth). Past 1023 instances
+// both sides spread over several bridge networks, `--network-size` (default the bot's 1000) each.
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { dispatch } from '../commands/index.ts';
 import type { Services } from '../core/context.ts';
 import { managedFilter } from '../core/labels.ts';
-import { DEFAULT_STATS_CONCURRENCY } from '../core/reclaim.ts';
-import { mapLimit } from '../lib/concurrency.ts';
 import { AUDIT_LIMIT } from '../store/schema.ts';
 import type { BenchContext, Suite } from './harness.ts';
 import { rawLaunch } from './launch.ts';
-import { alternate, type Bench, benchRow, percentile, ratio, side, timed } from './rows.ts';
+import { alternate, type Bench, benchRow, formatValue, percentile, ratio, side, timed } from './rows.ts';
 import { coreName, cycles, fillByTenths, stopAll, type Tenth } from './scale-launch.ts';
+import { hostReclaim, statsReclaim } from './scale-reclaim.ts';
 import { storeRows } from './scale-store.ts';
 import { buildDist, startBot } from './start.ts';
 
 export const SCALE_DEFAULT_INSTANCES = 1000;
-/** Every instance sits on the bot's one bridge network, and a Linux bridge holds at most 1024
- * ports (1023 containers): past that needs instances spread over several networks (issue 12,
- * item 3), which is not built yet. */
-export const SCALE_MAX_INSTANCES = 1000;
+/** The suite's own ports: the pool (N), above it the raw batches' (a tenth of N), and the bot
+ * child's HTTP port at the top; below the kernel's ephemeral range (32768 and up), and used by no
+ * Docker test. */
+const SCALE_PORTS = { from: 30000, to: 32767 };
+/** The most that fits the suite's ports: N + N/10 + the bot's port (2751 of 2768). */
+export const SCALE_MAX_INSTANCES = 2500;
 const SCALE_MIN_INSTANCES = 10;
-/** The pool (N ports) and, above it, the raw batches' ports (N/10): 1100 at most, below the
- * kernel's ephemeral range (32768 and up). */
-const SCALE_PORTS = { from: 30000, to: 31199 };
+/** Instances per bridge network when `--network-size` is not given: the bot's default. */
+const DEFAULT_NETWORK_SIZE = 1000;
+/** A Linux bridge holds at most 1024 ports. */
+const MAX_NETWORK_SIZE = 1023;
 /** The bot child's HTTP port: above every port the suite publishes. */
 const BOT_HTTP_PORT = SCALE_PORTS.to;
 const CONCURRENCY = 8;
 const LIST_ROUNDS = 10;
-const RECLAIM_ROUNDS = 2;
 const MB = 1024 * 1024;
 
 /** Why `--instances` cannot be this, in one sentence; null when it can. */
 export function instancesError(text: string | undefined): string | null {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < SCALE_MIN_INSTANCES) {
-    return `--instances expects a whole number from ${SCALE_MIN_INSTANCES} to ${SCALE_MAX_INSTANCES}, got "${text ?? ''}".`;
+  if (!Number.isInteger(n) || n < SCALE_MIN_INSTANCES || n > SCALE_MAX_INSTANCES) {
+    return `--instances expects a whole number from ${SCALE_MIN_INSTANCES} to ${SCALE_MAX_INSTANCES} (the most the scale suite's ports ${SCALE_PORTS.from}-${SCALE_PORTS.to} hold with the raw side's), got "${text ?? ''}".`;
   }
-  if (n > SCALE_MAX_INSTANCES) {
-    return `--instances ${n} is not possible yet: every instance sits on the bot's one bridge network, and a Linux bridge holds at most 1023 containers; spreading instances over several networks (issue 12, item 3) is not built yet, so the most is ${SCALE_MAX_INSTANCES}.`;
+  return null;
+}
+
+/** Why `--network-size` cannot be this, in one sentence; null when it can. */
+export function networkSizeError(text: string | undefined): string | null {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_NETWORK_SIZE) {
+    return `--network-size expects a whole number from 1 to ${MAX_NETWORK_SIZE} (a Linux bridge holds at most 1024 ports), got "${text ?? ''}".`;
   }
   return null;
 }
@@ -160,50 +168,9 @@ async function listRows(ctx: BenchContext, services: Services, n: number): Promi
   });
 }
 
-/** One reclaim pass at N (after a baseline pass) against its one-shot stats calls alone. */
-async function reclaimRows(ctx: BenchContext, services: Services, n: number): Promise<Bench[]> {
-  const ids = Object.values(services.store.read().instances).map((r) => r.containerId ?? r.name);
-  const pass = async () => {
-    const report = await services.reclaimer.run({ trigger: 'schedule' });
-    if (report.status !== 'done' || report.checked !== n)
-      throw new Error(`reclaim answered ${report.summary}`);
-  };
-  const statsAlone = () =>
-    mapLimit(ids, DEFAULT_STATS_CONCURRENCY, (id) =>
-      ctx.docker.getContainer(id).stats({ stream: false, 'one-shot': true }),
-    );
-  ctx.log('scale: reclaim warm-up (the first pass is the baseline)');
-  await pass();
-  const passMs: number[] = [];
-  const statsMs: number[] = [];
-  await alternate(
-    ctx.signal,
-    RECLAIM_ROUNDS,
-    async () => void passMs.push((await timed(pass)).ms),
-    async () => void statsMs.push((await timed(statsAlone)).ms),
-  );
-  const ours = side(`Reclaimer.run, the stats way (${DEFAULT_STATS_CONCURRENCY} in flight)`, passMs);
-  const stats = side(
-    `raw one-shot stats of ${n} containers, ${DEFAULT_STATS_CONCURRENCY} in flight`,
-    statsMs,
-  );
-  return [
-    benchRow({
-      suite: 'scale',
-      id: 'scale.reclaim-pass',
-      name: `one reclaim pass at ${n} instances (stats way)`,
-      ours,
-      baseline: stats,
-      result: { label: 'median ratio', value: ratio(ours, stats), unit: 'x' },
-      target: { op: '<=', value: 1.5, unit: 'x', source: 'issue 12' },
-      notes: `per instance ${(ours.stats.median / n).toFixed(1)} ms; the host-side sampler (item 2) is not built yet`,
-    }),
-  ];
-}
-
 export const scaleSuite: Suite = {
   name: 'scale',
-  description: `N instances on one host (--instances N, default ${SCALE_DEFAULT_INSTANCES}, at most ${SCALE_MAX_INSTANCES}): launch, list, status, reclaim, store, RSS, stop, cycles`,
+  description: `N instances on one host (--instances N, default ${SCALE_DEFAULT_INSTANCES}, at most ${SCALE_MAX_INSTANCES}; --network-size per network, default ${DEFAULT_NETWORK_SIZE}): launch, list, status, reclaim (stats and host), store, RSS, stop, cycles`,
   needsDocker: true,
   onlyWhenNamed: true,
   async run(ctx) {
@@ -214,7 +181,13 @@ export const scaleSuite: Suite = {
     const ports = `${SCALE_PORTS.from}-${SCALE_PORTS.from + n - 1}`;
     const rawPortFrom = SCALE_PORTS.from + n;
     const dataFile = path.join(ctx.dir, 'scale.json');
-    const env = { SPREADSERVE_PORTS: ports, SPREADSERVE_DATA: dataFile };
+    const networkSize = ctx.networkSize ?? DEFAULT_NETWORK_SIZE;
+    const env = {
+      SPREADSERVE_PORTS: ports,
+      SPREADSERVE_DATA: dataFile,
+      SPREADSERVE_NETWORK_SIZE: String(networkSize),
+      SPREADSERVE_SAMPLER: 'stats',
+    };
     const bench = { ...ctx, ports: { from: SCALE_PORTS.from, to: SCALE_PORTS.from + n - 1 } };
     await buildDist(ctx);
 
@@ -228,19 +201,35 @@ export const scaleSuite: Suite = {
     await empty.stop();
 
     let services = await ctx.services('scale', env);
-    ctx.log('scale: warm-up (one launch and stop each way; creates the network)');
+    ctx.log(
+      `scale: warm-up (one launch and stop each way; creates the first network; ${networkSize} a network)`,
+    );
     await services.instances.launch({ actor: ctx.actor, template: 'demo', name: 'scale-warm' });
     await services.instances.stop(ctx.actor, 'scale-warm');
     await (await rawLaunch(ctx, 'scale-warm-raw', rawPortFrom)).remove({ force: true });
     ctx.log(`scale: filling the host to ${n}, a tenth at a time, raw batch then core batch`);
-    const fill = await fillByTenths(ctx, services, n, { concurrency: CONCURRENCY, rawPortFrom });
-    const rows = launchRows(n, fill);
+    const fill = await fillByTenths(ctx, services, n, { concurrency: CONCURRENCY, rawPortFrom, networkSize });
+    // Each row is logged as it comes: a run of an hour that fails late still shows what it measured.
+    const rows: Bench[] = [];
+    const keep = (added: Bench[]) => {
+      for (const r of added) {
+        const verdict = r.pass === null ? '' : r.pass ? ' (pass)' : ' (target missed)';
+        ctx.log(`  ${r.id}: ${r.result.label} ${formatValue(r.result.value, r.result.unit)}${verdict}`);
+        rows.push(r);
+      }
+    };
+    keep(launchRows(n, fill));
     ctx.log(`scale: list all and status at ${n}`);
-    rows.push(...(await listRows(ctx, services, n)));
-    ctx.log(`scale: a reclaim pass at ${n}`);
-    rows.push(...(await reclaimRows(ctx, services, n)));
+    keep(await listRows(ctx, services, n));
+    ctx.log(`scale: a reclaim pass at ${n}, the stats way then host counters`);
+    const stats = await statsReclaim(ctx, services, n);
+    keep(stats.rows);
+    await services.stop();
+    await services.store.close();
+    services = await ctx.services('scale', { ...env, SPREADSERVE_SAMPLER: 'host' });
+    keep(await hostReclaim(ctx, services, n, stats.passes));
     ctx.log(`scale: the store at ${n} records with a full audit trail`);
-    rows.push(...(await storeRows(ctx, services, n)));
+    keep(await storeRows(ctx, services, n));
 
     ctx.log(`scale: the compiled bot with ${n} tracked (reconciles them at start)`);
     await services.stop();
@@ -250,7 +239,7 @@ export const scaleSuite: Suite = {
     const fullRss = full.rssBytes() / MB;
     const fullStartMs = full.startMs;
     await full.stop();
-    rows.push(
+    keep([
       benchRow({
         suite: 'scale',
         id: 'scale.bot-rss',
@@ -263,7 +252,7 @@ export const scaleSuite: Suite = {
         target: { op: '<=', value: 150, unit: 'MB', source: 'issue 12' },
         notes: `a child process, VmRSS 2 s after its first /healthz 200 (start with reconcile at ${n}: ${Math.round(fullStartMs)} ms)`,
       }),
-    );
+    ]);
 
     services = await ctx.services('scale', env);
     ctx.log(`scale: stopping all ${n} through the core, ${CONCURRENCY} at a time`);
@@ -274,7 +263,7 @@ export const scaleSuite: Suite = {
       wallMs: stopped.wallMs,
     });
     const removeSide = side(`raw remove (force) of the raw batches, ${CONCURRENCY} in flight`, removes);
-    rows.push(
+    keep([
       benchRow({
         suite: 'scale',
         id: 'scale.stop-all',
@@ -284,13 +273,13 @@ export const scaleSuite: Suite = {
         result: { label: 'stops/s', value: (n / stopped.wallMs) * 1000, unit: 'ops/s' },
         notes: `median ratio to a raw remove ${ratio(stopSide, removeSide).toFixed(2)}x; p90 ${Math.round(percentile(stopped.latencyMs, 90))} ms`,
       }),
-    );
+    ]);
 
     ctx.log(`scale: ${n} launch/stop cycles through the core in this process`);
     const before = memoryAfterGc();
     const cycleMs = await cycles(ctx, services, n, CONCURRENCY);
     const after = memoryAfterGc();
-    rows.push(
+    keep([
       benchRow({
         suite: 'scale',
         id: 'scale.cycles-rss',
@@ -300,7 +289,7 @@ export const scaleSuite: Suite = {
         result: { label: 'growth', value: after.rssMb - before.rssMb, unit: 'MB' },
         notes: `heap ${before.heapMb.toFixed(1)} -> ${after.heapMb.toFixed(1)} MB; ${n} cycles at concurrency ${CONCURRENCY} in ${Math.round(cycleMs / 1000)} s; the suite took ${Math.round((performance.now() - t0) / 1000)} s`,
       }),
-    );
+    ]);
     await services.stop();
     return rows;
   },

@@ -8,9 +8,10 @@
 //            (pool ports 25170-25189; its load generator and the Slack stand-in run in a worker,
 //            bench/slack-client.ts)
 //   issue 5, one reclaim pass over 200 instances vs the one-shot stats alone:   bench/reclaim.ts
+//            (SPREADSERVE_SAMPLER=stats; issue 12's row: the same pass with host counters)
 //   issue 12, the production start (compiled vs tsx): bench/start.ts; N instances on one host,
-//            only when named (`npm run bench -- scale --instances N`): bench/scale.ts, its own
-//            pool ports 30000-31199
+//            only when named (`npm run bench -- scale --instances N [--network-size M]`):
+//            bench/scale.ts, its own ports 30000-32767
 // Suites run one after another; each may use the whole bench port range, and main.ts removes
 // every container of the bench scope after each suite.
 import type { Suite } from './harness.ts';
