@@ -165,6 +165,8 @@ const CONFIG_LAYOUT = {
   ),
   /** ca.pem, cert.pem, key.pem for TLS; ~/.docker when unset. */
   dockerCertPath: variable('DOCKER_CERT_PATH', optional(z.string())),
+  /** How long one quick engine call (list, inspect, create, start, remove, stats) may take. */
+  dockerCallTimeoutMs: variable('DOCKER_CALL_TIMEOUT', duration('10s')),
   /** For DOCKER_HOST=ssh://...: the key, the known hosts the host must be in, the agent. */
   ssh: {
     keyFile: variable('SPREADSERVE_SSH_KEY', optional(z.string())),

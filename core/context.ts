@@ -4,7 +4,7 @@
 // engine timing) and drives the lifecycle: start() reconciles and starts the schedule, stop()
 // waits for a running pass and the store's last write.
 import { DockerEngine } from '../engine/docker.ts';
-import type { DockerConnection } from '../engine/docker-host.ts';
+import type { DockerEngineOptions } from '../engine/docker-timeouts.ts';
 import type { ContainerEngine } from '../engine/types.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import { withTimeout } from '../lib/concurrency.ts';
@@ -80,13 +80,15 @@ const STOP_TIMEOUT_MS = 30_000;
 /** How often stop() looks whether the launches in flight have ended. */
 const STOP_POLL_MS = 100;
 
-/** How the configured engine is reached: DOCKER_HOST, its TLS files or its SSH settings. */
-export function dockerConnection(config: Config): DockerConnection {
+/** How the configured engine is reached (DOCKER_HOST, its TLS files or its SSH settings) and how
+ * long a quick call may take. */
+export function dockerConnection(config: Config): DockerEngineOptions {
   return {
     dockerHost: config.dockerHost,
     tlsVerify: config.dockerTlsVerify,
     certPath: config.dockerCertPath,
     ssh: config.ssh,
+    timeouts: { quickMs: config.dockerCallTimeoutMs },
   };
 }
 

@@ -13,6 +13,8 @@ import {
   loadConfig,
   parsePortRanges,
 } from '../../core/config.ts';
+import { dockerConnection } from '../../core/context.ts';
+import { DockerEngine } from '../../engine/docker.ts';
 
 // ---- builders -------------------------------------------------------------------------
 
@@ -44,6 +46,7 @@ const DEFAULTS: Config = {
   slack: {},
   httpPort: 3000,
   dockerTlsVerify: false,
+  dockerCallTimeoutMs: 10_000,
   ssh: {},
   dataFile: './data/spreadserve.json',
   templatesFile: './spreadserve.templates.yml',
@@ -344,6 +347,16 @@ describe('environment()', () => {
     writeFileSync(file, '# comment\nHTTP_PORT=4000\nSPREADSERVE_PORTS=9000-9009\n');
     const env = environment({ HTTP_PORT: '5000' }, file);
     expect(loadConfig(env)).toMatchObject({ httpPort: 5000, ports: [{ from: 9000, to: 9009 }] });
+  });
+
+  it('bounds every quick engine call by DOCKER_CALL_TIMEOUT', () => {
+    // given a host with thousands of containers, whose operator raised the bound
+    const config = loadConfig({ DOCKER_CALL_TIMEOUT: '45s' });
+    // when the engine is made from the configuration, then its quick calls get that bound
+    expect(config.dockerCallTimeoutMs).toBe(45_000);
+    expect(new DockerEngine(dockerConnection(config)).timeouts.quickMs).toBe(45_000);
+    // and a value that is no duration is named
+    expect(() => loadConfig({ DOCKER_CALL_TIMEOUT: 'soon' })).toThrow(/DOCKER_CALL_TIMEOUT: expected/);
   });
 
   it('takes the DOCKER_HOST forms the docker CLI takes', () => {
