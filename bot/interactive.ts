@@ -1,16 +1,19 @@
 // Buttons and App Home. A button runs the same command a user could type (Stop -> `stop <name>`,
 // Keep 1h -> `extend <name> 1h`), with the same checks; App Home shows the user's instances and
-// the pool, and is published again after a button pressed there.
+// the pool, and is published again after a button pressed there. Launch again (in the DM after a
+// reclaim) runs `launch <template> --name <name>`.
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { errorReply, prepare, runPrepared } from '../commands/index.ts';
 import type { InstanceView, Reply } from '../commands/reply.ts';
+import { requireOwnerOrAdmin } from '../core/policy.ts';
 import type { Clock } from '../lib/clock.ts';
 import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { buttonIds } from './blocks.ts';
 import type { RecentIds } from './dedupe.ts';
 import { renderHomeView } from './home.ts';
+import { launchAgainId, parseLaunchAgain } from './reclaim-messages.ts';
 import type { CommandRunner } from './runner.ts';
 
 export interface InteractiveDeps {
@@ -72,6 +75,28 @@ export function registerInteractive(app: App, { runner, recent, clock, log }: In
       }
       if (body.response_url) await runner.respond(respond, reply, where);
       if (body.view?.type === 'home' || !body.response_url) await publishHome(client, body.user.id, reply);
+    },
+  );
+
+  // Launch again, in the DM after a reclaim: `launch <template> --name <name>` as the clicker, who
+  // must be the owner it was reclaimed from or an admin; the launch's own checks and quota apply.
+  app.action<BlockAction<ButtonAction>>(
+    { type: 'block_actions', action_id: launchAgainId },
+    async ({ action, ack, body, respond, client }) => {
+      await ack();
+      if (!recent.firstTime(`${body.trigger_id}:${action.action_id}`)) return;
+      const where = { action: action.action_id, user: body.user.id };
+      let reply: Reply;
+      try {
+        const target = parseLaunchAgain(action.value);
+        const actor = await runner.actorOf(body.user.id);
+        requireOwnerOrAdmin(actor, target.owner, target.name, 'launch again');
+        reply = await runner.run(prepare(['launch', target.template, '--name', target.name]), actor);
+      } catch (err) {
+        reply = errorReply(err, log, where);
+      }
+      if (body.response_url) await runner.respond(respond, reply, where);
+      else await publishHome(client, body.user.id, reply);
     },
   );
 

@@ -1,12 +1,21 @@
 // The reclaim pass's messages on Slack: a DM to the owner (conversations.open, then
 // chat.postMessage with Keep 1h / Keep 8h / Stop now buttons) and one summary per pass in
-// OPS_CHANNEL. The buttons' action ids are blocks.ts's buttonIds, so the bot's button listener
+// OPS_CHANNEL, and after a reclaim a DM saying what was stopped and why, with a Launch again
+// button. The warning buttons' action ids are blocks.ts's buttonIds, so the bot's button listener
 // runs them as `extend <name> 1h|8h` and `stop <name>`, with the same checks as typed commands.
 import type { WebClient } from '@slack/web-api';
-import type { Notifier, NotifyResult, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
+import type {
+  Handoff,
+  Notifier,
+  NotifyResult,
+  ReclaimedNotice,
+  ReclaimReport,
+  ReclaimWarning,
+} from '../core/notifier.ts';
 import type { Logger } from '../lib/log.ts';
 import { isSlackUserId } from '../lib/slack-ids.ts';
-import { renderOpsSummary, renderWarningDM } from './reclaim-messages.ts';
+import { link, mention } from './blocks.ts';
+import { renderOpsSummary, renderReclaimedDM, renderWarningDM } from './reclaim-messages.ts';
 
 export interface SlackNotifierOptions {
   /** Channel id for pass summaries; none: summaries are only logged. */
@@ -29,6 +38,45 @@ export class SlackNotifier implements Notifier {
     const channel = opened.channel?.id;
     if (!channel) throw new Error(`conversations.open gave no channel for ${warning.owner}`);
     const message = renderWarningDM(warning);
+    await this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
+    return { delivered: true, detail: `DM ${channel}` };
+  }
+
+  /** A DM to each owner of an instance given away (`give`); a `cli:` owner has none. */
+  async instanceGiven(handoff: Handoff): Promise<NotifyResult[]> {
+    const { instance, from, to, by, url } = handoff;
+    const byWhom = by === from ? '' : ` (by ${mention(by)})`;
+    const lines: [string, string][] = [
+      [from, `You gave *${instance}* to ${mention(to)}${byWhom}; it is theirs to use, extend and stop now.`],
+      [
+        to,
+        `${mention(from)} gave you *${instance}*${byWhom}: ${link(url)}. It is yours to use, extend and stop now.`,
+      ],
+    ];
+    const told: NotifyResult[] = [];
+    for (const [user, text] of lines) {
+      if (!isSlackUserId(user)) {
+        told.push({ delivered: false, detail: `${user} is not a Slack user: no DM` });
+        continue;
+      }
+      const opened = await this.client.conversations.open({ users: user });
+      const channel = opened.channel?.id;
+      if (!channel) throw new Error(`conversations.open gave no channel for ${user}`);
+      await this.client.chat.postMessage({ channel, text });
+      told.push({ delivered: true, detail: `DM ${channel}` });
+    }
+    return told;
+  }
+
+  /** After a reclaim: what was stopped, why, and a Launch again button (bot/interactive.ts). */
+  async tellReclaimed(notice: ReclaimedNotice): Promise<NotifyResult> {
+    if (!isSlackUserId(notice.owner)) {
+      return { delivered: false, detail: `owner ${notice.owner} is not a Slack user: no DM` };
+    }
+    const opened = await this.client.conversations.open({ users: notice.owner });
+    const channel = opened.channel?.id;
+    if (!channel) throw new Error(`conversations.open gave no channel for ${notice.owner}`);
+    const message = renderReclaimedDM(notice);
     await this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
     return { delivered: true, detail: `DM ${channel}` };
   }

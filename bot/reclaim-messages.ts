@@ -3,9 +3,19 @@
 // reads the whole reason (evidenceSentence); the ops channel a few words an instance
 // (evidenceShort), since it reads many.
 import type { types } from '@slack/bolt';
+import { z } from 'zod';
 import { failureShownWithAction } from '../commands/reply.ts';
-import type { ReclaimAction, ReclaimEvidence, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
+import type {
+  ReclaimAction,
+  ReclaimEvidence,
+  ReclaimedNotice,
+  ReclaimReport,
+  ReclaimWarning,
+} from '../core/notifier.ts';
+import { UserError } from '../lib/errors.ts';
 import { clip, clipWithNote, elapsed, formatBytes, formatUtc, oneLine, relativeTime } from '../lib/format.ts';
+import { NAME_RE } from '../lib/names.ts';
+import { SLACK_USER_ID } from '../lib/slack-ids.ts';
 import {
   andMore,
   buttonIds,
@@ -37,6 +47,8 @@ export function renderWarningDM(w: ReclaimWarning): RenderedMessage {
   const lines = [
     `⚠️ Your SpreadServe instance *${name}* ${what}: it will be stopped ${when} unless you keep it.`,
     `*Why:* ${evidenceSentence(w.evidence, w.warnedAt)}`,
+    // Which settings judged it: the template's own or the global defaults.
+    ...(w.evidence.policy ? [`*Policy:* ${escapeMrkdwn(w.evidence.policy)}`] : []),
     `${link(w.url)} · template \`${escapeMrkdwn(w.template)}\` · port ${w.port}`,
   ];
   const fallback = `⚠️ ${w.instance} ${what} and will be stopped at ${formatUtc(w.deadline, 'minute')} unless you keep it.`;
@@ -46,6 +58,70 @@ export function renderWarningDM(w: ReclaimWarning): RenderedMessage {
     context('Keep marks it in use now and postpones its reclaim; Stop now removes it and frees its port.'),
   ];
   return { text: clipWithNote(escapeMrkdwn(fallback), LIMITS.messageText), blocks };
+}
+
+/** The DM an owner gets after their instance was reclaimed: what, why, for how long it ran, and a
+ * Launch again button (the same template and name; bot/interactive.ts runs it as a launch). */
+export function renderReclaimedDM(n: ReclaimedNotice): RenderedMessage {
+  const name = escapeMrkdwn(n.instance);
+  const what = n.reason === 'idle' ? 'it looked idle' : 'it reached its time limit';
+  const when = slackDate(n.reclaimedAt, '{date_short_pretty} at {time}');
+  const lines = [
+    `♻️ Your SpreadServe instance *${name}* was stopped ${when}: ${what}, and nobody kept it after the warning.`,
+    `*Why:* ${evidenceSentence(n.evidence, n.reclaimedAt)}`,
+    `*Lifetime:* it ran for ${elapsed(n.reclaimedAt, n.evidence.createdAt)} ` +
+      `(launched ${slackDate(n.evidence.createdAt, '{date_short_pretty} at {time}')}).`,
+    `template \`${escapeMrkdwn(n.template)}\` · port ${n.port} is free again`,
+  ];
+  const fallback = `♻️ ${n.instance} was stopped at ${formatUtc(n.reclaimedAt, 'minute')} (${n.reason === 'idle' ? 'idle' : 'time limit'}); you can launch it again from this message.`;
+  const blocks: KnownBlock[] = [
+    section(clipWithNote(lines.join('\n'), LIMITS.sectionText)),
+    {
+      type: 'actions',
+      block_id: clip(`reclaimed:${n.instance}`, LIMITS.blockId),
+      elements: [
+        {
+          type: 'button',
+          action_id: launchAgainId,
+          text: plain('Launch again', LIMITS.buttonText),
+          value: launchAgainValue({ template: n.template, name: n.instance, owner: n.owner }),
+          style: 'primary',
+        },
+      ],
+    },
+    context(
+      'Launch again starts a new instance from the same template, under the same name; ' +
+        'what was saved only inside the old one is gone.',
+    ),
+  ];
+  return { text: clipWithNote(escapeMrkdwn(fallback), LIMITS.messageText), blocks };
+}
+
+/** The Launch again button's action id; its value names the template, the instance and its owner. */
+export const launchAgainId = 'launch_again';
+
+const launchAgainSchema = z.strictObject({
+  template: z.string().regex(NAME_RE),
+  name: z.string().regex(NAME_RE),
+  owner: z.string().max(64).regex(SLACK_USER_ID),
+});
+export type LaunchAgain = z.infer<typeof launchAgainSchema>;
+
+export const launchAgainValue = (target: LaunchAgain): string => JSON.stringify(target);
+
+/** A Launch again button's value, checked: anything else is refused in a sentence. */
+export function parseLaunchAgain(value: string | undefined): LaunchAgain {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value ?? '');
+  } catch {
+    parsed = undefined;
+  }
+  const target = launchAgainSchema.safeParse(parsed);
+  if (!target.success) {
+    throw new UserError('usage', 'That Launch again button is not one this bot made: nothing was launched.');
+  }
+  return target.data;
 }
 
 /** One message per pass for OPS_CHANNEL: the summary, then each instance with owner, reason, evidence. */

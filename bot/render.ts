@@ -8,6 +8,7 @@ import {
   type HistoryEntry,
   type InstanceView,
   limitsText,
+  policyText,
   type Reply,
   type TemplateView,
 } from '../commands/reply.ts';
@@ -167,6 +168,7 @@ function templateText(t: TemplateView): string {
     head,
     `${built} · ${t.strategy} build · ${PLATFORM_HOST[t.platform]}`,
     `Each instance: ${escapeMrkdwn(limitsText(t.limits))}`,
+    `Reclaim: ${escapeMrkdwn(policyText(t.policy))}`,
   ];
   if (t.lastBuild) {
     const b = t.lastBuild;

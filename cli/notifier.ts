@@ -1,7 +1,15 @@
-// Reclaim warnings and summaries in a terminal (the local shell and the CLI): printed, since
+// Reclaim warnings, after-reclaim notices and summaries in a terminal (the local shell and the CLI): printed, since
 // there is no Slack to DM. A command's own pass is answered by its reply, so only the
 // schedule's summaries are printed here.
-import type { Notifier, NotifyResult, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
+import type {
+  Handoff,
+  Notifier,
+  NotifyResult,
+  ReclaimedNotice,
+  ReclaimReport,
+  ReclaimWarning,
+} from '../core/notifier.ts';
+import { elapsed } from '../lib/format.ts';
 import { reclaimReportLines, warningText } from './text.ts';
 
 export class ConsoleNotifier implements Notifier {
@@ -9,6 +17,25 @@ export class ConsoleNotifier implements Notifier {
 
   async warnOwner(warning: ReclaimWarning): Promise<NotifyResult> {
     this.write(`${warningText(warning)}\n`);
+    return { delivered: true, detail: 'printed in the terminal' };
+  }
+
+  /** One line for both owners: a terminal has nobody else to tell. */
+  async instanceGiven(handoff: Handoff): Promise<NotifyResult[]> {
+    this.write(
+      `${handoff.instance} now belongs to ${handoff.to} (was ${handoff.from}; given by ${handoff.by}).\n`,
+    );
+    const told = { delivered: true, detail: 'printed in the terminal' };
+    return [told, told];
+  }
+
+  /** After a reclaim: one line saying what was stopped, why, and the command that launches it again. */
+  async tellReclaimed(n: ReclaimedNotice): Promise<NotifyResult> {
+    const why = n.reason === 'idle' ? 'idle' : 'time limit';
+    this.write(
+      `Reclaimed ${n.instance} of ${n.owner} (${why}) after it ran ${elapsed(n.reclaimedAt, n.evidence.createdAt)}: ` +
+        `${n.evidence.text}. Launch it again: \`launch ${n.template} --name ${n.instance}\`.\n`,
+    );
     return { delivered: true, detail: 'printed in the terminal' };
   }
 

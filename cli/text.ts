@@ -1,5 +1,11 @@
 // Reply -> plain text for the terminal (CLI and local shell).
-import { failureShownWithAction, type InstanceView, limitsText, type Reply } from '../commands/reply.ts';
+import {
+  failureShownWithAction,
+  type InstanceView,
+  limitsText,
+  policyText,
+  type Reply,
+} from '../commands/reply.ts';
 import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
 import { clip, elapsed, formatBytes, formatUtc, oneLine, stripControls } from '../lib/format.ts';
 
@@ -54,7 +60,17 @@ export function replyToText(reply: Reply, now = Date.now()): string {
     case 'templates':
       lines.push(
         ...table([
-          ['TEMPLATE', 'IMAGE', 'BUILT', 'SIZE', 'LAST BUILD', 'PLATFORM', 'EACH INSTANCE', 'DESCRIPTION'],
+          [
+            'TEMPLATE',
+            'IMAGE',
+            'BUILT',
+            'SIZE',
+            'LAST BUILD',
+            'PLATFORM',
+            'EACH INSTANCE',
+            'RECLAIM',
+            'DESCRIPTION',
+          ],
           ...reply.templates.map((t) => [
             t.name,
             t.image,
@@ -65,6 +81,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
               : '-',
             t.platform,
             limitsText(t.limits),
+            policyText(t.policy),
             t.description,
           ]),
         ]),

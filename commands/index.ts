@@ -4,6 +4,7 @@ import { isUserError, logInternal, usageError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { build } from './build.ts';
 import { extend } from './extend.ts';
+import { give } from './give.ts';
 import { helpCommand } from './help.ts';
 import { history } from './history.ts';
 import { launch } from './launch.ts';
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   list,
   stop,
   extend,
+  give,
   logs,
   status,
   reclaim,

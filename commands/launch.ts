@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { limitName } from '../core/templates.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { defineCommand } from './define.ts';
 import { duration, instanceName, positional, templateName } from './parse.ts';
@@ -27,11 +28,11 @@ export const launch = defineCommand({
       onProgress: ctx.progress,
     });
     const view = instanceView(ctx.services, record);
-    // A user's --ttl stops at MAX_LIFETIME from launch: say so when it did.
+    // A user's --ttl stops at the lifetime cap (MAX_LIFETIME or the template's) from launch: say so when it did.
     const ttl = record.expiresAt === undefined ? undefined : record.expiresAt - record.createdAt;
     const capped =
       args.ttlMs !== undefined && ttl !== undefined && ttl < args.ttlMs
-        ? `; its time limit is ${formatDuration(ttl)} (the most MAX_LIFETIME allows)`
+        ? `; its time limit is ${formatDuration(ttl)} (the most ${limitName(ctx.services.instances.policyOf(record.template), 'maxLifetimeMs')} allows)`
         : '';
     return {
       kind: 'instance',

@@ -3,6 +3,7 @@
 
 import type { StatusReport } from '../core/health.ts';
 import type { ReclaimReport } from '../core/notifier.ts';
+import { formatDuration } from '../lib/duration.ts';
 import type { UserErrorKind } from '../lib/errors.ts';
 import { formatBytes } from '../lib/format.ts';
 
@@ -35,6 +36,37 @@ export interface TemplateView {
   lastBuild?: { by: string; at: number; outcome: string; durationMs: number };
   /** The limits and options every instance of it gets (the template's own, else the defaults). */
   limits: TemplateLimitsView;
+  /** The reclaim and quota settings of its instances (the template's own, else the global ones). */
+  policy: TemplatePolicyView;
+}
+
+export interface TemplatePolicyView {
+  idleTimeoutMs: number;
+  idleWarningMs: number;
+  bytesFloor: number;
+  /** No lifetime cap when absent. */
+  maxLifetimeMs?: number;
+  /** 0: no limit. The template's own counts its instances; the default (MAX_INSTANCES_PER_USER) all of them. */
+  maxPerUser: number;
+  /** The settings the template sets itself, by their templates-file names; the others are the defaults. */
+  own: string[];
+}
+
+/** "idle timeout 30m (template) · warning 15m (default) · floor 16 KiB (default) · ...". */
+export function policyText(p: TemplatePolicyView): string {
+  const from = (field: string) => (p.own.includes(field) ? 'template' : 'default');
+  const perUser =
+    p.maxPerUser === 0
+      ? 'no per-user limit'
+      : `${p.maxPerUser} per user${p.own.includes('maxPerUser') ? '' : ', all templates'}`;
+  const lifetime = p.maxLifetimeMs === undefined ? 'none' : formatDuration(p.maxLifetimeMs);
+  return [
+    `idle timeout ${formatDuration(p.idleTimeoutMs)} (${from('idleTimeout')})`,
+    `warning ${formatDuration(p.idleWarningMs)} (${from('idleWarning')})`,
+    `floor ${formatBytes(p.bytesFloor, 'binary')} (${from('bytesFloor')})`,
+    `max lifetime ${lifetime} (${from('maxLifetime')})`,
+    `${perUser} (${from('maxPerUser')})`,
+  ].join(' · ');
 }
 
 export interface TemplateLimitsView {

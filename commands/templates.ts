@@ -1,12 +1,13 @@
 import { z } from 'zod';
+import { type EffectivePolicy, POLICY_FIELDS } from '../core/templates.ts';
 import { defineCommand } from './define.ts';
 import { positional } from './parse.ts';
-import type { TemplateView } from './reply.ts';
+import type { TemplatePolicyView, TemplateView } from './reply.ts';
 
 export const templates = defineCommand({
   name: 'templates',
   usage: 'templates',
-  summary: 'Show the templates, whether each image is built, and its last build.',
+  summary: 'Show the templates, whether each image is built, its last build, and its reclaim policy.',
   who: 'anyone',
   flags: {},
   schema: z.object({ positional: positional(0, 'templates'), flags: z.object({}) }),
@@ -36,6 +37,7 @@ export const templates = defineCommand({
           ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
           ...(t.user !== undefined ? { user: t.user } : {}),
         },
+        policy: policyView(ctx.services.instances.policyOf(t.name)),
       }),
     );
     const built = views.filter((v) => v.built).length;
@@ -48,3 +50,15 @@ export const templates = defineCommand({
     };
   },
 });
+
+/** A template's effective policy as the reply carries it. */
+function policyView(p: EffectivePolicy): TemplatePolicyView {
+  return {
+    idleTimeoutMs: p.idleTimeoutMs,
+    idleWarningMs: p.idleWarningMs,
+    bytesFloor: p.idleBytesFloor,
+    ...(p.maxLifetimeMs !== undefined ? { maxLifetimeMs: p.maxLifetimeMs } : {}),
+    maxPerUser: p.maxPerUser,
+    own: [...p.own].map((field) => POLICY_FIELDS[field].field),
+  };
+}

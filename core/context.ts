@@ -105,7 +105,8 @@ export async function createServices(config: Config, options: ServiceOptions): P
   });
   if (store.readOnlyMessage !== null) log.warn({ file: store.file }, store.readOnlyMessage);
   const pool = new PortPool(config.ports, store.read());
-  const instances = new Instances({ store, engine, pool, templates, config, clock, log });
+  const notifier = options.notifier ?? logNotifier(log);
+  const instances = new Instances({ store, engine, pool, templates, config, clock, log, notifier });
   const builds = new Builds({
     store,
     engine,

@@ -12,12 +12,15 @@ import type { InstanceRecord, StoreDoc } from '../store/schema.ts';
 import type { ReadonlyDoc, Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Config } from './config.ts';
+import { type GiveResult, giveInstance } from './handoff.ts';
 import { byInstance, managedFilter, NAME_HINT, NAME_RE } from './labels.ts';
 import { LaunchSaga } from './launch.ts';
+import type { Notifier } from './notifier.ts';
 import { type Actor, requireOwnerOrAdmin, requireUser } from './policy.ts';
 import type { PortPool } from './port-pool.ts';
+import { assertQuota } from './quota.ts';
 import { closeRecord } from './records.ts';
-import { assertRunsOn, findTemplate, type TemplateSet } from './templates.ts';
+import { assertRunsOn, findTemplate, limitName, policyFor, type TemplateSet } from './templates.ts';
 
 export type { InstanceRecord };
 
@@ -29,6 +32,8 @@ export interface InstanceDeps {
   config: Pick<Config, 'scope' | 'bindIp' | 'publicUrl' | 'maxInstancesPerUser' | 'reclaim' | 'networkSize'>;
   clock: Clock;
   log: Logger;
+  /** Tells both owners of an instance given away; absent: nobody is told. */
+  notifier?: Notifier;
 }
 
 export interface LaunchRequest {
@@ -112,10 +117,11 @@ export class Instances {
 
   /** An admin's launch whose --ttl goes past MAX_LIFETIME: its launch audit entry says so. */
   private async auditPastLifetime(request: LaunchRequest, record: InstanceRecord): Promise<void> {
-    const max = this.deps.config.reclaim.maxLifetimeMs;
+    const policy = this.policyOf(record.template);
     const { ttlMs } = request;
+    const max = policy.maxLifetimeMs;
     if (request.actor.role !== 'admin' || ttlMs === undefined || max === undefined || ttlMs <= max) return;
-    const reason = `time limit ${formatDuration(ttlMs)}, past MAX_LIFETIME (${formatDuration(max)}): allowed for an admin`;
+    const reason = `time limit ${formatDuration(ttlMs)}, past ${limitName(policy, 'maxLifetimeMs')} (${formatDuration(max)}): allowed for an admin`;
     try {
       await this.deps.store.update((doc) => {
         const entry = doc.audit.findLast((e) => e.action === 'launch' && e.instance === record.name);
@@ -138,8 +144,8 @@ export class Instances {
   ): { name: string; port: number } {
     const { pool, config } = this.deps;
     const owner = request.actor.id;
-    const max = config.reclaim.maxLifetimeMs;
-    // A user's --ttl stops at MAX_LIFETIME; an admin's may go past it (the launch's audit says so).
+    const max = this.policyOf(template).maxLifetimeMs;
+    // A user's --ttl stops at the lifetime cap; an admin's may go past it (the launch's audit says so).
     const ttlMs =
       request.ttlMs !== undefined && max !== undefined && request.actor.role !== 'admin'
         ? Math.min(request.ttlMs, max)
@@ -148,11 +154,7 @@ export class Instances {
     if (Object.hasOwn(doc.instances, name)) {
       throw new UserError('conflict', `The name ${name} is taken; choose another with --name.`);
     }
-    const limit = config.maxInstancesPerUser;
-    const owned = Object.values(doc.instances).filter((i) => i.owner === owner).length;
-    if (limit > 0 && owned >= limit && request.actor.role !== 'admin') {
-      throw new UserError('quota', `You already run ${owned} of your ${limit} instances; stop one first.`);
-    }
+    assertQuota(doc, config, request.actor, 'you', this.deps.templates.get(template));
     const port = pool.reserve(doc, name, now);
     doc.instances[name] = {
       name,
@@ -196,6 +198,11 @@ export class Instances {
     } finally {
       if (this.stopping.get(name) === stopping) this.stopping.delete(name);
     }
+  }
+
+  /** Hands an instance to another user, for its owner or an admin (core/handoff.ts). */
+  give(actor: Actor, name: string, receiver: Actor): Promise<GiveResult> {
+    return giveInstance({ ...this.deps, url: (port) => this.url(port) }, actor, name, receiver);
   }
 
   /** Marks an instance active now, postpones its idle reclaim and cancels a pending warning. */
@@ -243,11 +250,13 @@ export class Instances {
    * went past). A non-admin never goes past MAX_EXTEND per extend, nor MAX_LIFETIME from launch. */
   private extendTarget(
     actor: Actor,
-    record: Pick<InstanceRecord, 'name' | 'createdAt'>,
+    record: Pick<InstanceRecord, 'name' | 'createdAt' | 'template'>,
     now: number,
     ms: number,
   ): { until: number; cap?: LimitName } {
-    const { maxExtendMs, maxLifetimeMs } = this.deps.config.reclaim;
+    const { maxExtendMs } = this.deps.config.reclaim;
+    const policy = this.policyOf(record.template);
+    const maxLifetimeMs = policy.maxLifetimeMs;
     let until = now + ms;
     let cap: LimitName | undefined;
     if (maxExtendMs !== undefined && ms > maxExtendMs) {
@@ -255,18 +264,23 @@ export class Instances {
       if (actor.role !== 'admin') until = now + maxExtendMs;
     }
     if (maxLifetimeMs !== undefined && until > record.createdAt + maxLifetimeMs) {
-      cap = 'MAX_LIFETIME';
+      cap = limitName(policy, 'maxLifetimeMs');
       const end = record.createdAt + maxLifetimeMs;
       // Past it, a user's extend would only clear the time-limit warning, again and again.
       if (actor.role !== 'admin' && end <= now) {
         throw new UserError(
           'quota',
-          `${record.name} has lived its MAX_LIFETIME (${formatDuration(maxLifetimeMs)}); only an admin can keep it longer.`,
+          `${record.name} has lived its ${cap} (${formatDuration(maxLifetimeMs)}); only an admin can keep it longer.`,
         );
       }
       if (actor.role !== 'admin') until = end;
     }
     return { until, cap };
+  }
+
+  /** The reclaim and quota settings of a template's instances: its own, else the global ones. */
+  policyOf(template: string) {
+    return policyFor(this.deps.templates, template, this.deps.config);
   }
 
   /** Shutdown: every launch in flight is undone (its container removed, its port freed). */
@@ -315,7 +329,7 @@ export class Instances {
 }
 
 /** The limits a non-admin's --ttl, extend or Keep stops at. */
-export type LimitName = 'MAX_LIFETIME' | 'MAX_EXTEND';
+export type LimitName = 'MAX_EXTEND' | ReturnType<typeof limitName>;
 
 function reservedName(name: string): UserError {
   return new UserError(

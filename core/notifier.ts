@@ -1,5 +1,6 @@
 // What the reclaim pass tells people, and the data it tells them with. The core knows nothing
 // of Slack: bot/notifier.ts sends these as DMs and channel messages, cli/notifier.ts prints them.
+import { type ErrorLog, publicReason } from '../lib/errors.ts';
 import type { ReconcileReport } from './reconcile.ts';
 
 export type ReclaimReason = 'idle' | 'ttl';
@@ -19,6 +20,8 @@ export interface ReclaimEvidence {
   expiresAt?: number;
   /** One plain sentence saying the above (audit trail, terminal). */
   text: string;
+  /** The settings that judged it and where each came from: "idle timeout 30m (template gpu), ...". */
+  policy?: string;
 }
 
 /** The instance a warning or an action is about, and why it looks reclaimable. */
@@ -36,6 +39,13 @@ export interface ReclaimSubject {
 export interface ReclaimWarning extends ReclaimSubject {
   warnedAt: number;
   deadline: number;
+}
+
+/** After the stop: the owner is told what was stopped, why, and offered to launch it again. */
+export interface ReclaimedNotice extends ReclaimSubject {
+  warnedAt: number;
+  /** When it was stopped: its lifetime ends here. */
+  reclaimedAt: number;
 }
 
 export type ActionOutcome =
@@ -58,7 +68,7 @@ export type ReclaimStep =
 export type ReclaimAction = ReclaimSubject &
   ReclaimStep & {
     outcome: ActionOutcome;
-    /** warn: whether the owner got the message, and how or why not. */
+    /** warn: whether the owner got the warning; reclaim: whether they were told after. How, or why not. */
     notified?: NotifyResult;
     /** failed: why, as a person may read it (a UserError's sentence or "internal error (ref …)"). */
     error?: string;
@@ -110,9 +120,27 @@ export interface NotifyResult {
 export interface Notifier {
   /** Tells an owner their instance will be stopped unless kept. Throws when the message failed. */
   warnOwner(warning: ReclaimWarning): Promise<NotifyResult>;
+  /** Tells an owner their instance was reclaimed, why, and how to launch it again. Throws when the
+   * message failed. Optional: a notifier that only warns (a test's recorder) tells nothing after. */
+  tellReclaimed?(notice: ReclaimedNotice): Promise<NotifyResult>;
   /** One summary of a pass that warned, reclaimed or failed something (never for a quiet pass), and
    * while one fault fails every pass, once when it starts and once when it ends (`recovered`). */
   opsSummary(report: ReclaimReport): Promise<void>;
+  /** Tells the previous and the new owner of an instance handed over by `give`: one result each,
+   * `from` first. Optional: without it nobody is told (the command's reply still says who has it). */
+  instanceGiven?(handoff: Handoff): Promise<NotifyResult[]>;
+}
+
+/** An instance handed from one user to another (`give`), by one of them or an admin. */
+export interface Handoff {
+  instance: string;
+  template: string;
+  url: string;
+  from: string;
+  to: string;
+  /** Who gave it: `from` or an admin. */
+  by: string;
+  at: number;
 }
 
 /** Whether a pass has anything to tell the ops channel: actions, failures, or what reconcile cleaned up. */
@@ -120,6 +148,27 @@ export const hasNews = (report: ReclaimReport): boolean =>
   report.actions.length > 0 ||
   report.failures.length > 0 ||
   report.cleaned.closed.length + report.cleaned.exited.length + report.cleaned.adopted.length > 0;
+
+/** Tells an owner their instance was reclaimed, when the notifier can. Never throws: a failure is an
+ * undelivered result and a failure in the pass's report. `bound` limits how long it may take. */
+export async function tellOwnerReclaimed(
+  notifier: Notifier,
+  notice: ReclaimedNotice,
+  report: ReclaimReport,
+  log: ErrorLog,
+  bound: (call: Promise<NotifyResult>) => Promise<NotifyResult>,
+): Promise<NotifyResult | undefined> {
+  if (!notifier.tellReclaimed) return undefined;
+  const { instance, owner } = notice;
+  try {
+    return await bound(notifier.tellReclaimed(notice));
+  } catch (err) {
+    // It stays stopped (stopped and audited); ops hear the owner was not told.
+    const why = publicReason(err, log, { instance, owner, step: 'tell owner after reclaim' });
+    report.failures.push({ instance, error: `stopped, but could not tell ${owner}: ${why}` });
+    return { delivered: false, detail: why };
+  }
+}
 
 /** Until a front end connects one: warnings and summaries go to the log only. */
 export function logNotifier(log: { info: (obj: object, msg: string) => void }): Notifier {
@@ -133,6 +182,11 @@ export function logNotifier(log: { info: (obj: object, msg: string) => void }): 
     },
     async opsSummary(r) {
       log.info({ summary: r.summary }, 'reclaim summary');
+    },
+    async instanceGiven(h) {
+      log.info({ instance: h.instance, from: h.from, to: h.to, by: h.by }, 'instance given');
+      const told = { delivered: false, detail: 'no chat connected: logged only' };
+      return [told, told];
     },
   };
 }

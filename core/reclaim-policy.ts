@@ -19,8 +19,12 @@ import { formatBytes, formatUtc } from '../lib/format.ts';
 import type { InstanceRecord } from '../store/schema.ts';
 import type { Config } from './config.ts';
 import type { ReclaimEvidence, ReclaimReason, ReclaimStep } from './notifier.ts';
+import { type EffectivePolicy, POLICY_FIELDS, type PolicyField, policySource } from './templates.ts';
 
-export type ReclaimSettings = Pick<Config['reclaim'], 'idleTimeoutMs' | 'idleWarningMs' | 'idleBytesFloor'>;
+/** The settings of the instance's template (its own, else the global ones: templates.ts policyFor);
+ * without `own`, every one is said to be the default. */
+export type ReclaimSettings = Pick<Config['reclaim'], 'idleTimeoutMs' | 'idleWarningMs' | 'idleBytesFloor'> &
+  Partial<Pick<EffectivePolicy, 'template' | 'own' | 'maxLifetimeMs'>>;
 
 /** The counters as a record keeps them between passes. */
 export type ActivitySample = NonNullable<InstanceRecord['lastSample']>;
@@ -112,7 +116,7 @@ function warnOrReclaim(
   settings: ReclaimSettings,
   now: number,
 ): Decision {
-  const evidence = evidenceOf(record, reason, settings.idleBytesFloor, now);
+  const evidence = evidenceOf(record, reason, settings, now);
   const warning = record.warning;
   if (warning?.reason !== reason) {
     return { kind: 'warn', reason, evidence, warnedAt: now, deadline: now + settings.idleWarningMs };
@@ -123,9 +127,11 @@ function warnOrReclaim(
 function evidenceOf(
   record: InstanceRecord,
   reason: ReclaimReason,
-  floorBytes: number,
+  settings: ReclaimSettings,
   now: number,
 ): ReclaimEvidence {
+  const floorBytes = settings.idleBytesFloor;
+  const policy = policyText(reason, settings);
   const tx = record.lastSample?.txSinceActivity ?? 0;
   const rx = record.lastSample?.rxSinceActivity ?? 0;
   const bytes = (n: number) => formatBytes(n, 'binary');
@@ -144,8 +150,26 @@ function evidenceOf(
     floorBytes,
     createdAt: record.createdAt,
     expiresAt: record.expiresAt,
-    text,
+    text: `${text}; policy: ${policy}`,
+    policy,
   };
+}
+
+/** The settings that judged it, each with where it came from: "idle timeout 30m (template gpu), ...". */
+function policyText(reason: ReclaimReason, settings: ReclaimSettings): string {
+  const from = { template: settings.template ?? '', own: settings.own ?? new Set<PolicyField>() };
+  const say = (field: PolicyField, value: string) =>
+    `${POLICY_FIELDS[field].words} ${value} (${policySource(from, field)})`;
+  const parts =
+    reason === 'idle'
+      ? [
+          say('idleTimeoutMs', formatDuration(settings.idleTimeoutMs)),
+          say('idleBytesFloor', formatBytes(settings.idleBytesFloor, 'binary')),
+        ]
+      : settings.maxLifetimeMs !== undefined
+        ? [say('maxLifetimeMs', formatDuration(settings.maxLifetimeMs))]
+        : [];
+  return [...parts, say('idleWarningMs', formatDuration(settings.idleWarningMs))].join(', ');
 }
 
 /** Bytes since the previous sample; a counter that went back means the container restarted,

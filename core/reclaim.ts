@@ -5,7 +5,8 @@
 //  2. sample every running instance's counters (activity.ts: host counters from /proc when the bot
 //     runs on the Docker host, else one-shot stats, a bounded number in flight);
 //  3. in one store update, so a concurrent extend is seen, apply the policy's verdict
-//     (reclaim-policy.ts, pure) to each record, and record and audit each warning;
+//     (reclaim-policy.ts, pure, with the settings of the instance's template) to each record,
+//     and record and audit each warning;
 //  4. tell owners (Notifier.warnOwner), stop what is due (Instances.stop, audited 'reclaim'),
 //     record the pass (doc.reclaim) and post one summary (reclaim-summary.ts) when anything happened.
 // Two passes never run at once: a pass asked for while one runs is skipped, and says so. Failure
@@ -26,6 +27,7 @@ import type { Config } from './config.ts';
 import type { Instances } from './instances.ts';
 import { containerName } from './labels.ts';
 import type { Notifier, ReclaimAction, ReclaimReport, ReclaimSubject, ReclaimWarning } from './notifier.ts';
+import { tellOwnerReclaimed } from './notifier.ts';
 import type { Actor } from './policy.ts';
 import { type Due, reclaimPolicy } from './reclaim-policy.ts';
 import {
@@ -200,7 +202,7 @@ export class Reclaimer {
    * applies its verdict to the record, and records and audits a warning.
    */
   private decide(sampled: Sampled[], report: ReclaimReport): Promise<Planned[]> {
-    const { store, clock, settings, log } = this.deps;
+    const { store, clock, instances, log } = this.deps;
     const judge = this.sampledSinceStart;
     return store.update((doc) => {
       const now = clock.now();
@@ -213,6 +215,8 @@ export class Reclaimer {
           report.failures.push({ instance: s.name, error: `stats: ${why}` });
           continue;
         }
+        // Its template's settings (the global ones where it sets none, or is no longer in the file).
+        const settings = instances.policyOf(record.template);
         const verdict = reclaimPolicy({ record, sample: s.sample, settings, now, judge });
         record.lastSample = verdict.lastSample;
         record.lastActivityAt = verdict.lastActivityAt;
@@ -295,6 +299,10 @@ export class Reclaimer {
     try {
       await instances.stop(SCHEDULE_ACTOR, name, reclaimAuditReason(p, report), 'reclaim');
       log.info({ instance: name, owner: p.record.owner, reason: p.reason }, 'reclaimed');
+      // Told after, too: what was stopped, why, and a button to launch it again.
+      const notice = { ...this.subjectOf(p), warnedAt: p.warnedAt, reclaimedAt: this.deps.clock.now() };
+      const bound = <T>(call: Promise<T>) => withTimeout(call, CALL_TIMEOUT_MS, this.noAnswer('the chat'));
+      action.notified = await tellOwnerReclaimed(this.deps.notifier, notice, report, log, bound);
     } catch (err) {
       action.outcome = 'failed';
       action.error = publicReason(err, log, { instance: name, step: 'reclaim' });

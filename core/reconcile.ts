@@ -130,6 +130,7 @@ export async function reconcile(
       // Not a created one (nothing runs), nor one whose record was closed since the listing.
       if (doc.instances[name] || listedAt.has(name) || c.state === 'created') continue;
       const port = Number(c.labels[LABEL.port]);
+      // The launcher: a `give` changes only the store's record (core/handoff.ts), which wins when there is one.
       const owner = c.labels[LABEL.owner];
       const template = c.labels[LABEL.template];
       const holder = doc.ports[port];

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { EngineOs, EnginePlatform, WindowsIsolation } from '../engine/types.ts';
 import { DURATION_HINT, durationSchema } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
-import { ConfigError } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { NAME_RE } from './labels.ts';
 
 const memoryRe = /^(\d+)([kmg])?$/i;
@@ -65,6 +65,11 @@ const buildSchema = buildFields
   // Reached only when every check passed, so exactBuild always answers here.
   .transform((b): TemplateBuild => exactBuild(b) ?? z.NEVER);
 
+const policyDuration = z
+  .string(`expected ${DURATION_HINT}`)
+  .pipe(durationSchema(() => `expected ${DURATION_HINT}`))
+  .optional();
+
 const templateSchema = z
   .object({
     description: z.string().default(''),
@@ -104,10 +109,22 @@ const templateSchema = z
     platform: z.enum(['linux', 'windows']).default('linux'),
     /** Windows only: process isolation (the host's kernel) or Hyper-V (a utility VM each). */
     isolation: z.enum(['process', 'hyperv']).optional(),
+    // The reclaim policy and quota of its instances; each one absent is its global default.
+    idleTimeout: policyDuration,
+    idleWarning: policyDuration,
+    maxLifetime: policyDuration,
+    maxPerUser: z.number('expected a whole number (0 = no limit)').int().min(0).optional(),
+    bytesFloor: z.number('expected a whole number of bytes').int().min(0).optional(),
   })
   // A misspelt field (memmory, containerport) would otherwise be dropped silently.
   .strict()
-  .superRefine(checkPlatformFields);
+  .superRefine(checkPlatformFields)
+  // Only when both are the template's own (and read): the global IDLE_TIMEOUT may change apart from it.
+  .refine(
+    (t) =>
+      typeof t.idleWarning !== 'number' || typeof t.idleTimeout !== 'number' || t.idleWarning < t.idleTimeout,
+    { message: 'the warning must be shorter than idleTimeout', path: ['idleWarning'] },
+  );
 
 const LINUX_USER_RE = /^\d{1,10}(:\d{1,10})?$/;
 /** A local account name such as ContainerUser or ContainerAdministrator. */
@@ -162,6 +179,64 @@ export interface Template {
   platform: EngineOs;
   /** Windows only; the engine's default isolation when absent. */
   isolation?: WindowsIsolation;
+  /** The reclaim and quota settings it sets itself; policyFor fills in the global defaults. */
+  policy: Partial<Record<PolicyField, number>>;
+}
+
+/** Each setting a template may set for its instances (named as in Config) as people read it: its
+ * words, its templates-file field, its global variable. */
+export const POLICY_FIELDS = {
+  idleTimeoutMs: { words: 'idle timeout', field: 'idleTimeout', global: 'IDLE_TIMEOUT' },
+  idleWarningMs: { words: 'warning', field: 'idleWarning', global: 'IDLE_WARNING' },
+  idleBytesFloor: { words: 'floor', field: 'bytesFloor', global: 'IDLE_BYTES_FLOOR' },
+  maxLifetimeMs: { words: 'max lifetime', field: 'maxLifetime', global: 'MAX_LIFETIME' },
+  maxPerUser: { words: 'per user', field: 'maxPerUser', global: 'MAX_INSTANCES_PER_USER' },
+} as const satisfies Record<string, { words: string; field: string; global: string }>;
+
+export type PolicyField = keyof typeof POLICY_FIELDS;
+
+/** The settings an instance of a template lives by: the template's own, else the global ones. */
+export interface EffectivePolicy {
+  template: string;
+  idleTimeoutMs: number;
+  idleWarningMs: number;
+  idleBytesFloor: number;
+  /** No lifetime cap when absent. */
+  maxLifetimeMs?: number;
+  /** 0: no limit. The template's own counts its instances only; the default counts all of them. */
+  maxPerUser: number;
+  /** The fields the template set itself. */
+  own: ReadonlySet<PolicyField>;
+}
+
+export type PolicyDefaults = Pick<Config, 'maxInstancesPerUser'> & {
+  reclaim: Pick<Config['reclaim'], 'idleTimeoutMs' | 'idleWarningMs' | 'idleBytesFloor' | 'maxLifetimeMs'>;
+};
+
+/** The policy of the named template's instances; one no longer in the file lives by the defaults. */
+export function policyFor(templates: TemplateSet, name: string, defaults: PolicyDefaults): EffectivePolicy {
+  const own = templates.get(name)?.policy ?? {};
+  const { idleTimeoutMs, idleWarningMs, idleBytesFloor, maxLifetimeMs } = defaults.reclaim;
+  return {
+    template: name,
+    idleTimeoutMs: own.idleTimeoutMs ?? idleTimeoutMs,
+    idleWarningMs: own.idleWarningMs ?? idleWarningMs,
+    idleBytesFloor: own.idleBytesFloor ?? idleBytesFloor,
+    maxLifetimeMs: own.maxLifetimeMs ?? maxLifetimeMs,
+    maxPerUser: own.maxPerUser ?? defaults.maxInstancesPerUser,
+    own: new Set(Object.keys(own) as PolicyField[]),
+  };
+}
+
+/** Where a setting came from: "template gpu" or "default". */
+export function policySource(p: Pick<EffectivePolicy, 'template' | 'own'>, field: PolicyField): string {
+  return p.own.has(field) ? `template ${p.template}` : 'default';
+}
+
+/** How a limit is named in a sentence: "MAX_LIFETIME", or "maxLifetime of template gpu". */
+export function limitName(p: Pick<EffectivePolicy, 'template' | 'own'>, field: PolicyField): string {
+  const f = POLICY_FIELDS[field];
+  return p.own.has(field) ? `${f.field} of template ${p.template}` : f.global;
 }
 
 /** The limits of a template that sets none of its own (documented in the README). */
@@ -235,9 +310,22 @@ export function parseTemplates(text: string, baseDir: string, source = 'template
       ...(t.user !== undefined ? { user: t.user } : {}),
       platform: t.platform,
       ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
+      policy: ownPolicy(t),
     });
   }
   return set;
+}
+
+/** The policy settings a parsed template sets, keyed as in Config. */
+function ownPolicy(t: z.output<typeof templateSchema>): Template['policy'] {
+  const values: Record<PolicyField, number | undefined> = {
+    idleTimeoutMs: t.idleTimeout,
+    idleWarningMs: t.idleWarning,
+    idleBytesFloor: t.bytesFloor,
+    maxLifetimeMs: t.maxLifetime,
+    maxPerUser: t.maxPerUser,
+  };
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
 }
 
 export async function loadTemplates(file: string): Promise<TemplateSet> {

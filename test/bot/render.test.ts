@@ -99,6 +99,13 @@ const templates: TemplateView[] = [
     imageCreatedAt: NOW - 26 * HOUR,
     lastBuild: { by: 'UADMIN01', at: NOW - 26 * HOUR, outcome: 'success', durationMs: 93_000 },
     limits: { memoryBytes: 256 * 1024 ** 2, cpus: 0.5, pids: 256, readOnly: false },
+    policy: {
+      idleTimeoutMs: 2 * HOUR,
+      idleWarningMs: 15 * 60_000,
+      bytesFloor: 16_384,
+      maxPerUser: 3,
+      own: [],
+    },
   },
   {
     name: 'finance',
@@ -114,6 +121,15 @@ const templates: TemplateView[] = [
       durationMs: 41_000,
     },
     limits: { memoryBytes: 512 * 1024 ** 2, cpus: 1, pids: 256, readOnly: true, user: '1000:1000' },
+    // A template with its own reclaim policy: each of its settings says so.
+    policy: {
+      idleTimeoutMs: 30 * 60_000,
+      idleWarningMs: 10 * 60_000,
+      bytesFloor: 65_536,
+      maxLifetimeMs: 8 * HOUR,
+      maxPerUser: 1,
+      own: ['idleTimeout', 'idleWarning', 'bytesFloor', 'maxLifetime', 'maxPerUser'],
+    },
   },
   {
     name: 'spreadserve-windows',
@@ -123,6 +139,14 @@ const templates: TemplateView[] = [
     platform: 'windows',
     built: false,
     limits: { memoryBytes: 2 * 1024 ** 3, cpus: 1, readOnly: false, isolation: 'process' },
+    policy: {
+      idleTimeoutMs: 4 * HOUR,
+      idleWarningMs: 15 * 60_000,
+      bytesFloor: 16_384,
+      maxLifetimeMs: 24 * HOUR,
+      maxPerUser: 0,
+      own: ['idleTimeout'],
+    },
   },
 ];
 
@@ -568,6 +592,20 @@ describe('what the renderings say', () => {
   it('escapes &, < and > in text users or engines wrote', () => {
     const s = all(fixtures.templates as Reply);
     expect(s).toContain('Finance models &amp; &lt;reports&gt;');
+  });
+
+  it("shows each template's effective reclaim policy and where each setting came from", () => {
+    const s = all(fixtures.templates as Reply);
+    // the default template: every setting the global one
+    expect(s).toContain(
+      'Reclaim: idle timeout 2h (default) · warning 15m (default) · floor 16 KiB (default) · ' +
+        'max lifetime none (default) · 3 per user, all templates (default)',
+    );
+    // a template with its own: each says so
+    expect(s).toContain(
+      'Reclaim: idle timeout 30m (template) · warning 10m (template) · floor 64 KiB (template) · ' +
+        'max lifetime 8h (template) · 1 per user (template)',
+    );
   });
 });
 

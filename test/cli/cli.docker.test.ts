@@ -187,8 +187,10 @@ describe('spreadserve CLI against real Docker', () => {
     const templates = await cli(['templates']);
     expect(templates.code).toBe(0);
     expect(templates.stdout).toMatch(
-      /^TEMPLATE\s+IMAGE\s+BUILT\s+SIZE\s+LAST BUILD\s+PLATFORM\s+EACH INSTANCE\s+DESCRIPTION$/m,
+      /^TEMPLATE\s+IMAGE\s+BUILT\s+SIZE\s+LAST BUILD\s+PLATFORM\s+EACH INSTANCE\s+RECLAIM\s+DESCRIPTION$/m,
     );
+    // the demo sets no reclaim policy of its own: every setting is the global one
+    expect(templates.stdout).toContain('idle timeout 2h (default) · warning 15m (default)');
     expect(templates.stdout).toMatch(new RegExp(`^demo\\s+${IMAGE}\\s+yes, `, 'm'));
 
     const help = await cli(['--help']);

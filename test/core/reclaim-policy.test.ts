@@ -2,7 +2,13 @@
 // the default settings and a fixed `now`. Every input is frozen, so a policy that changed one
 // would throw here.
 import { describe, expect, it } from 'vitest';
-import { type ActivitySample, type PolicyInput, reclaimPolicy } from '../../core/reclaim-policy.ts';
+import {
+  type ActivitySample,
+  type PolicyInput,
+  type ReclaimSettings,
+  reclaimPolicy,
+} from '../../core/reclaim-policy.ts';
+import { parseTemplates, policyFor } from '../../core/templates.ts';
 import type { InstanceRecord } from '../../store/schema.ts';
 
 const NOW = Date.parse('2026-03-02T12:00:00Z');
@@ -50,7 +56,12 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** One decision for `r`, whose counters went up by `sent` and `received` bytes since its last sample. */
-function decide(r: InstanceRecord, traffic: { sent?: number; received?: number } = {}, judge = true) {
+function decide(
+  r: InstanceRecord,
+  traffic: { sent?: number; received?: number } = {},
+  judge = true,
+  settings: ReclaimSettings = SETTINGS,
+) {
   const base = r.lastSample ?? { txBytes: 0, rxBytes: 0 };
   const input: PolicyInput = {
     record: r,
@@ -59,7 +70,7 @@ function decide(r: InstanceRecord, traffic: { sent?: number; received?: number }
       rxBytes: base.rxBytes + (traffic.received ?? 0),
       cpuNs: 0,
     },
-    settings: SETTINGS,
+    settings,
     now: NOW,
     judge,
   };
@@ -125,7 +136,9 @@ describe('idle instances', () => {
         expiresAt: undefined,
         text:
           'no use since 2026-03-02 10:00:00 UTC (2h ago): it sent 4.1 KiB and received 40 KiB since, ' +
-          'and use means sending more than 16 KiB between two checks',
+          'and use means sending more than 16 KiB between two checks; ' +
+          'policy: idle timeout 2h (default), floor 16 KiB (default), warning 15m (default)',
+        policy: 'idle timeout 2h (default), floor 16 KiB (default), warning 15m (default)',
       },
     });
   });
@@ -214,7 +227,10 @@ describe('time limits (TTL / MAX_LIFETIME)', () => {
       evidence: {
         reason: 'ttl',
         expiresAt: NOW - MIN,
-        text: 'its time limit ran out at 2026-03-02 11:59:00 UTC (launched 2026-03-02 07:00:00 UTC); traffic does not extend it',
+        text:
+          'its time limit ran out at 2026-03-02 11:59:00 UTC (launched 2026-03-02 07:00:00 UTC); traffic does not extend it; ' +
+          'policy: warning 15m (default)',
+        policy: 'warning 15m (default)',
       },
     });
   });
@@ -315,6 +331,76 @@ describe('the first pass after the bot starts', () => {
       withdraw: true,
       lastActivityAt: NOW,
       decision: { kind: 'none' },
+    });
+  });
+});
+
+describe('per-template settings (templates.ts policyFor)', () => {
+  // Two templates from a real templates file: gpu sets its own idle timeout, warning and floor;
+  // demo sets none and lives by the global settings.
+  const templates = parseTemplates(
+    [
+      'templates:',
+      '  demo: { image: spreadserve/demo:1 }',
+      '  gpu: { image: spreadserve/gpu:1, idleTimeout: 30m, idleWarning: 5m, bytesFloor: 1048576 }',
+    ].join('\n'),
+    '/srv',
+  );
+  const defaults = {
+    maxInstancesPerUser: 3,
+    reclaim: { idleTimeoutMs: IDLE, idleWarningMs: GRACE, idleBytesFloor: FLOOR, maxLifetimeMs: undefined },
+  };
+  const gpu = policyFor(templates, 'gpu', defaults);
+  const demo = policyFor(templates, 'demo', defaults);
+
+  it('judges two instances idle as long differently: the gpu one is warned, the demo one not', () => {
+    // given two instances idle for 45 minutes, one of each template
+    const idle45 = (template: string) => record({ template, lastActivityAt: NOW - 45 * MIN });
+
+    // when both are judged in the same pass, each by its template's settings
+    const onGpu = decide(idle45('gpu'), { sent: 100 }, true, gpu);
+    const onDemo = decide(idle45('demo'), { sent: 100 }, true, demo);
+
+    // then the gpu one (idle timeout 30m) is warned, with its own 5m warning; the demo one (2h) is not
+    expect(onGpu.decision).toMatchObject({ kind: 'warn', reason: 'idle', deadline: NOW + 5 * MIN });
+    expect(onDemo.decision).toEqual({ kind: 'none' });
+    // and the warning says which policy applied, setting by setting
+    expect(onGpu.decision.kind === 'warn' && onGpu.decision.evidence.policy).toBe(
+      'idle timeout 30m (template gpu), floor 1 MiB (template gpu), warning 5m (template gpu)',
+    );
+  });
+
+  it("counts use against the template's own bytes floor", () => {
+    // given the same 100 KiB sent by an instance of each template
+    const sent = 100 * KIB;
+    // then it is use under the default 16 KiB floor, and idle under gpu's 1 MiB
+    expect(decide(record({ template: 'demo' }), { sent }, true, demo).activity).toBe('used');
+    expect(decide(record({ template: 'gpu' }), { sent }, true, gpu).activity).toBe('idle');
+  });
+
+  it('judges an instance whose template left the file by the defaults, and says so', () => {
+    // given an instance of a template no longer in the templates file
+    const gone = policyFor(templates, 'retired', defaults);
+    expect(gone).toMatchObject({ idleTimeoutMs: IDLE, idleWarningMs: GRACE, idleBytesFloor: FLOOR });
+
+    // when it is idle past IDLE_TIMEOUT
+    const v = decide(record({ template: 'retired', lastActivityAt: NOW - IDLE }), {}, true, gone);
+
+    // then it is warned by the global settings, named as the defaults
+    expect(v.decision).toMatchObject({
+      kind: 'warn',
+      deadline: NOW + GRACE,
+      evidence: { policy: 'idle timeout 2h (default), floor 16 KiB (default), warning 15m (default)' },
+    });
+  });
+
+  it("names the template's own lifetime cap in a time-limit warning", () => {
+    const capped = { ...gpu, maxLifetimeMs: 8 * HOUR, own: new Set([...gpu.own, 'maxLifetimeMs' as const]) };
+    const v = decide(record({ template: 'gpu', expiresAt: NOW - MIN }), {}, true, capped);
+    expect(v.decision).toMatchObject({
+      kind: 'warn',
+      reason: 'ttl',
+      evidence: { policy: 'max lifetime 8h (template gpu), warning 5m (template gpu)' },
     });
   });
 });

@@ -8,9 +8,12 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../../core/config.ts';
 import {
   assertRunsOn,
+  limitName,
   loadTemplates,
   parseMemory,
   parseTemplates,
+  policyFor,
+  policySource,
   TEMPLATE_DEFAULTS,
 } from '../../core/templates.ts';
 import type { EnginePlatform } from '../../engine/types.ts';
@@ -325,6 +328,55 @@ describe('parseTemplates', () => {
       says: /expected string/,
     },
     {
+      what: 'an idle timeout that is no duration',
+      templates: { gpu: template({ idleTimeout: '30 minutes' }) },
+      name: 'gpu',
+      field: 'idleTimeout',
+      says: /expected a number and a unit, like 90s, 30m, 2h or 1d/,
+    },
+    {
+      what: 'an idle timeout given as a bare number',
+      templates: { gpu: template({ idleTimeout: 30 }) },
+      name: 'gpu',
+      field: 'idleTimeout',
+      says: /expected a number and a unit/,
+    },
+    {
+      what: 'a bad max lifetime',
+      templates: { gpu: template({ maxLifetime: '0h' }) },
+      name: 'gpu',
+      field: 'maxLifetime',
+      says: /expected a number and a unit/,
+    },
+    {
+      what: 'a warning not shorter than the idle timeout',
+      templates: { gpu: template({ idleTimeout: '30m', idleWarning: '1h' }) },
+      name: 'gpu',
+      field: 'idleWarning',
+      says: /the warning must be shorter than idleTimeout/,
+    },
+    {
+      what: 'a negative per-user limit',
+      templates: { gpu: template({ maxPerUser: -1 }) },
+      name: 'gpu',
+      field: 'maxPerUser',
+      says: /expected a whole number \(0 = no limit\)/,
+    },
+    {
+      what: 'a per-user limit given as text',
+      templates: { gpu: template({ maxPerUser: 'two' }) },
+      name: 'gpu',
+      field: 'maxPerUser',
+      says: /expected a whole number \(0 = no limit\)/,
+    },
+    {
+      what: 'a fractional bytes floor',
+      templates: { gpu: template({ bytesFloor: 1.5 }) },
+      name: 'gpu',
+      field: 'bytesFloor',
+      says: /expected a whole number of bytes/,
+    },
+    {
       what: 'a misspelt field',
       templates: { demo: template({ memmory: '256m' }) },
       name: 'demo',
@@ -375,6 +427,105 @@ describe('parseTemplates', () => {
     expect(errorFor('just some words')).toMatch(/top level: .*expected object/);
     expect(errorFor('')).toMatch(/top level: .*expected object/);
     expect(errorFor('servers: {}\n')).toMatch(/templates: .*expected record/);
+  });
+});
+
+describe('per-template policies', () => {
+  const defaults = {
+    maxInstancesPerUser: 3,
+    reclaim: {
+      idleTimeoutMs: 7_200_000,
+      idleWarningMs: 900_000,
+      idleBytesFloor: 16_384,
+      maxLifetimeMs: 86_400_000,
+    },
+  };
+
+  it("reads a template's own settings, and fills the others from the global ones", () => {
+    // given one template setting all five, one setting two, one setting none
+    const templates = parseTemplates(
+      file({
+        gpu: template({
+          idleTimeout: '30m',
+          idleWarning: '5m',
+          maxLifetime: '8h',
+          maxPerUser: 1,
+          bytesFloor: 65536,
+        }),
+        half: template({ idleTimeout: '4h', maxPerUser: 0 }),
+        plain: template(),
+      }),
+      BASE,
+    );
+
+    // when their effective policies are asked for
+    const gpu = policyFor(templates, 'gpu', defaults);
+    const half = policyFor(templates, 'half', defaults);
+    const plain = policyFor(templates, 'plain', defaults);
+
+    // then each setting is the template's own where it has one, else the global one
+    expect(gpu).toMatchObject({
+      template: 'gpu',
+      idleTimeoutMs: 30 * 60_000,
+      idleWarningMs: 5 * 60_000,
+      maxLifetimeMs: 8 * 3_600_000,
+      maxPerUser: 1,
+      idleBytesFloor: 65_536,
+    });
+    expect([...gpu.own].sort()).toEqual(
+      ['idleBytesFloor', 'idleTimeoutMs', 'idleWarningMs', 'maxLifetimeMs', 'maxPerUser'].sort(),
+    );
+    expect(half).toMatchObject({ idleTimeoutMs: 4 * 3_600_000, idleWarningMs: 900_000, maxPerUser: 0 });
+    expect([...half.own].sort()).toEqual(['idleTimeoutMs', 'maxPerUser']);
+    expect(plain).toMatchObject({ idleTimeoutMs: 7_200_000, maxLifetimeMs: 86_400_000, maxPerUser: 3 });
+    expect(plain.own.size).toBe(0);
+    // and sentences name where a limit came from
+    expect(limitName(gpu, 'maxLifetimeMs')).toBe('maxLifetime of template gpu');
+    expect(limitName(plain, 'maxLifetimeMs')).toBe('MAX_LIFETIME');
+    expect(policySource(gpu, 'idleTimeoutMs')).toBe('template gpu');
+    expect(policySource(half, 'idleWarningMs')).toBe('default');
+  });
+
+  it('reads the commented gpu example in spreadserve.templates.yml as it says', () => {
+    // given the example's lines, uncommented
+    const lines = readFileSync(REAL_FILE, 'utf8').split('\n');
+    const example = lines.filter((l) => l.startsWith('#   ')).map((l) => l.slice(2));
+
+    // when parsed as a templates file, then it holds the policy its comments describe
+    const templates = parseTemplates(['templates:', ...example].join('\n'), BASE);
+    expect(templates.get('gpu')?.policy).toEqual({
+      idleTimeoutMs: 30 * 60_000,
+      idleWarningMs: 5 * 60_000,
+      maxLifetimeMs: 8 * 3_600_000,
+      maxPerUser: 1,
+      idleBytesFloor: 65_536,
+    });
+    // and demo, first, sets none of its own
+    expect(parseTemplates(readFileSync(REAL_FILE, 'utf8'), BASE).get('demo')?.policy).toEqual({});
+  });
+
+  it('gives an instance whose template left the file the global settings', () => {
+    const templates = parseTemplates(file({ plain: template() }), BASE);
+    const gone = policyFor(templates, 'retired', defaults);
+    expect(gone).toMatchObject({ template: 'retired', idleTimeoutMs: 7_200_000, maxPerUser: 3 });
+    expect(gone.own.size).toBe(0);
+  });
+
+  it("compares a template's own warning with its own idle timeout only", () => {
+    // a warning alone is checked against nothing in the file (the global IDLE_TIMEOUT may change)
+    expect(() => parseTemplates(file({ gpu: template({ idleWarning: '3h' }) }), BASE)).not.toThrow();
+    // a shorter warning than the timeout is fine
+    expect(() =>
+      parseTemplates(file({ gpu: template({ idleTimeout: '30m', idleWarning: '29m' }) }), BASE),
+    ).not.toThrow();
+    // a bad idle timeout is said once, not also as a comparison
+    const message = errorFor(file({ gpu: template({ idleTimeout: 'soon', idleWarning: '5m' }) }));
+    expect(message).toContain('template "gpu", field idleTimeout: expected a number and a unit');
+    expect(message).not.toContain('shorter than');
+    // an equal one is not
+    expect(errorFor(file({ gpu: template({ idleTimeout: '30m', idleWarning: '30m' }) }))).toContain(
+      'template "gpu", field idleWarning: the warning must be shorter than idleTimeout',
+    );
   });
 });
 
