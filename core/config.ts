@@ -3,98 +3,25 @@
 // Each variable is declared once, in CONFIG_LAYOUT: its name, its zod schema (which says what it
 // expects and gives its default) and, by where it stands, its place in Config. Config's type is
 // the schemas' output in that layout; the variables are checked as one flat zod object, so an
-// error names the variable.
+// error names the variable. The kinds of value they take live in config-values.ts.
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { DURATION_HINT, durationSchema } from '../lib/duration.ts';
-import { isSlackUserOrGroupId, SLACK_CHANNEL_ID } from '../lib/slack-ids.ts';
+import { SLACK_CHANNEL_ID } from '../lib/slack-ids.ts';
+import {
+  boolText,
+  duration,
+  isBareOrigin,
+  optional,
+  optionalDuration,
+  PORT_RANGES_HINT,
+  PUBLIC_URL_HINT,
+  parsePortRanges,
+  positiveInt,
+  slackIdList,
+} from './config-values.ts';
 
-export interface PortRange {
-  from: number;
-  to: number;
-}
-
-const PORT_RANGES_HINT = 'port ranges like 8080-9079 or 8080-8089,9000-9009 (ports 1-65535)';
-
-export function parsePortRanges(text: string): PortRange[] | null {
-  const ranges: PortRange[] = [];
-  for (const part of text.split(',')) {
-    const m = /^\s*(\d{1,5})(?:\s*-\s*(\d{1,5}))?\s*$/.exec(part);
-    if (!m) return null;
-    const from = Number(m[1]);
-    const to = m[2] === undefined ? from : Number(m[2]);
-    if (from < 1 || to > 65535 || from > to) return null;
-    ranges.push({ from, to });
-  }
-  const sorted = [...ranges].sort((a, b) => a.from - b.from);
-  let previous: PortRange | undefined;
-  for (const range of sorted) {
-    if (previous && range.from <= previous.to) return null; // overlapping ranges would count a port twice
-    previous = range;
-  }
-  return sorted;
-}
-
-const PUBLIC_URL_HINT =
-  'expected an http(s) URL without port or path (the port is appended), like http://localhost or https://servers.example.com';
-
-/** http(s)://host with nothing after it but an optional slash. */
-function isBareOrigin(text: string): boolean {
-  if (!/^https?:\/\/(\[[0-9a-f:.]+\]|[^/?#:@\s[\]]+)\/?$/i.test(text.trim())) return false;
-  return URL.canParse(text.trim());
-}
-
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .pipe(durationSchema((text) => `expected ${DURATION_HINT}, got "${text}"`));
-
-const emptyToUndefined = (v: unknown) => (v === '' ? undefined : v);
-
-/** Unset when empty, like every optional variable. */
-const optional = <S extends z.ZodType>(schema: S) => z.preprocess(emptyToUndefined, schema.optional());
-
-const optionalDuration = optional(
-  durationSchema((text) => `expected ${DURATION_HINT} or empty, got "${text}"`),
-);
-
-const slackIdList = z
-  .string()
-  .default('')
-  .transform((text, ctx) => {
-    const ids = text
-      .split(/[\s,]+/)
-      .map((s) => s.trim())
-      .filter(Boolean);
-    const bad = ids.filter((id) => !isSlackUserOrGroupId(id));
-    if (bad.length > 0) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected Slack user or user-group ids (U..., W... for users, S... for user groups) separated by commas, got "${bad.join(', ')}"`,
-      });
-      return z.NEVER;
-    }
-    return ids;
-  });
-
-const boolText = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', ''], { message: 'expected true or false' })
-  .default('false')
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-const positiveInt = (fallback: string, what: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((text, ctx) => {
-      if (!/^\d+$/.test(text.trim())) {
-        ctx.addIssue({ code: 'custom', message: `expected ${what}, got "${text}"` });
-        return z.NEVER;
-      }
-      return Number(text);
-    });
+export { type PortRange, parsePortRanges } from './config-values.ts';
 
 /** One environment variable: its name, and how its text is read (what it expects, its default). */
 interface Variable<N extends string = string, S extends z.ZodType = z.ZodType> {
