@@ -1,7 +1,7 @@
 // The Slack front end: the Bolt App over its HTTP receiver (POST /slack/events, GET /healthz,
 // GET /metrics) or Socket Mode when an app token is set, with the /spreadserve listener
-// (bot/slash.ts), buttons and App Home (bot/interactive.ts). It is given ready core services;
-// bot/main.ts composes them.
+// (bot/slash.ts), buttons and App Home (bot/interactive.ts) and the launch modal
+// (bot/launch-listeners.ts). It is given ready core services; bot/main.ts composes them.
 import { Server } from 'node:http';
 import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/logger';
@@ -12,6 +12,7 @@ import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { RecentIds } from './dedupe.ts';
 import { registerInteractive } from './interactive.ts';
+import { registerLaunchModal } from './launch-listeners.ts';
 import type { Metrics } from './metrics.ts';
 import { httpRoutes } from './routes.ts';
 import { CommandRunner } from './runner.ts';
@@ -171,7 +172,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const runner = new CommandRunner(services, metrics, log, options.unlistedGroups);
   const recent = new RecentIds();
   registerSlashCommand(app, { runner, metrics, recent, log });
-  registerInteractive(app, { runner, recent, clock: services.clock, log });
+  const home = registerInteractive(app, { runner, recent, clock: services.clock, log });
+  registerLaunchModal(app, { runner, services, recent, log, publishHome: home.publishHome });
   app.error(async (err) => {
     log.error({ err: describeError(err) }, 'unhandled error in a Slack listener');
   });

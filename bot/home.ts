@@ -14,6 +14,7 @@ import {
   slackDate,
 } from './blocks.ts';
 import { instanceWithButtons } from './instance-blocks.ts';
+import { launchModalIds } from './launch-modal.ts';
 import { renderReply } from './render.ts';
 import { poolBlocks } from './status-blocks.ts';
 
@@ -26,6 +27,21 @@ export interface HomeViewArgs {
   notice?: Reply;
 }
 
+/** Opens the launch modal (bot/launch-listeners.ts). */
+const launchButton: types.ActionsBlock = {
+  type: 'actions',
+  block_id: 'home:launch',
+  elements: [
+    {
+      type: 'button',
+      action_id: launchModalIds.homeButton,
+      text: plain('Launch…', LIMITS.buttonText),
+      value: 'launch',
+      style: 'primary',
+    },
+  ],
+};
+
 export function renderHomeView(args: HomeViewArgs): types.HomeView {
   const mine = args.instances.filter((i) => i.owner === args.userId);
   const head: KnownBlock[] = [
@@ -34,12 +50,13 @@ export function renderHomeView(args: HomeViewArgs): types.HomeView {
     context(
       `Your instances and the port pool, as of ${slackDate(args.now, '{date_short_pretty} at {time}')}.`,
     ),
+    launchButton,
     section(`*Your instances* (${mine.length})`),
   ];
   const pool: KnownBlock[] = [{ type: 'divider' }, ...poolBlocks(args.status, args.now)];
   const foot: KnownBlock[] = [
     context(
-      'Launch one with `/spreadserve launch [template]`; `/spreadserve help` lists every command. ' +
+      'Launch one with the Launch button or `/spreadserve launch [template]`; `/spreadserve help` lists every command. ' +
         'Instances idle for a while are stopped after a warning.',
     ),
   ];

@@ -37,7 +37,15 @@ function buttonCommand(actionId: string, instance: string): string[] {
   }
 }
 
-export function registerInteractive(app: App, { runner, recent, clock, log }: InteractiveDeps): void {
+/** What the launch modal's listeners (bot/launch-listeners.ts) reuse: publishing a user's App Home. */
+export interface InteractiveHome {
+  publishHome(client: WebClient, userId: string, notice?: Reply): Promise<void>;
+}
+
+export function registerInteractive(
+  app: App,
+  { runner, recent, clock, log }: InteractiveDeps,
+): InteractiveHome {
   async function publishHome(client: WebClient, userId: string, notice?: Reply): Promise<void> {
     try {
       const ctx = runner.context(await runner.actorOf(userId));
@@ -104,4 +112,5 @@ export function registerInteractive(app: App, { runner, recent, clock, log }: In
     if (event.tab !== 'home') return;
     await publishHome(client, event.user);
   });
+  return { publishHome };
 }

@@ -17,6 +17,7 @@ import { createSlackApp, webClientOptions } from './app.ts';
 import { SlackGroupDirectory } from './groups.ts';
 import { DockerCallTimer, Metrics } from './metrics.ts';
 import { SlackNotifier } from './notifier.ts';
+import { SlackTimeZones } from './time-zones.ts';
 
 /** How long stop() waits for the HTTP server or the Socket Mode connection to close. */
 const SLACK_STOP_TIMEOUT_MS = 5_000;
@@ -52,6 +53,8 @@ export async function composeSlackBot(config: Config, options: SlackBotOptions):
     // Reclaim warnings go to owners by DM, pass summaries to OPS_CHANNEL.
     notifier: new SlackNotifier(client, { opsChannel: config.opsChannel, log }),
     groups,
+    // QUIET_HOURS are read on each owner's Slack clock (users.info).
+    timeZones: new SlackTimeZones(client, { log }),
     scheduled: true,
   });
   const metrics = new Metrics(services, timer);

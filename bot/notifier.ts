@@ -12,10 +12,12 @@ import type {
   ReclaimReport,
   ReclaimWarning,
 } from '../core/notifier.ts';
+import type { UsageReport } from '../core/usage-report.ts';
 import type { Logger } from '../lib/log.ts';
 import { isSlackUserId } from '../lib/slack-ids.ts';
 import { link, mention } from './blocks.ts';
 import { renderOpsSummary, renderReclaimedDM, renderWarningDM } from './reclaim-messages.ts';
+import { renderUsageDigest } from './usage-blocks.ts';
 
 export interface SlackNotifierOptions {
   /** Channel id for pass summaries; none: summaries are only logged. */
@@ -88,6 +90,17 @@ export class SlackNotifier implements Notifier {
       return;
     }
     const message = renderOpsSummary(report);
+    await this.client.chat.postMessage({ channel: opsChannel, text: message.text, blocks: message.blocks });
+  }
+
+  /** The weekly usage digest (USAGE_CRON) in OPS_CHANNEL (bot/usage-blocks.ts). */
+  async usageDigest(report: UsageReport): Promise<void> {
+    const { opsChannel, log } = this.options;
+    if (!opsChannel) {
+      log.info({ total: report.total }, 'usage digest (OPS_CHANNEL is not set)');
+      return;
+    }
+    const message = renderUsageDigest(report);
     await this.client.chat.postMessage({ channel: opsChannel, text: message.text, blocks: message.blocks });
   }
 }

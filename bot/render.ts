@@ -10,6 +10,7 @@ import {
   limitsText,
   policyText,
   type Reply,
+  savedText,
   type TemplateView,
 } from '../commands/reply.ts';
 import { formatDuration } from '../lib/duration.ts';
@@ -33,6 +34,7 @@ import {
 import { actionsFor, instanceRow, instanceWithButtons, stateLabel, warningLine } from './instance-blocks.ts';
 import { reclaimReportBlocks } from './reclaim-messages.ts';
 import { statusBlocks } from './status-blocks.ts';
+import { usageBlocks } from './usage-blocks.ts';
 
 /** At most this many instances get their own section and buttons in a list; more become a table. */
 const MAX_TABLE_ROWS = 100;
@@ -81,6 +83,9 @@ export function renderReply(reply: Reply): RenderedMessage {
       break;
     case 'history':
       body = historyBlocks(reply, bodyBudget);
+      break;
+    case 'usage':
+      body = usageBlocks(reply.report, bodyBudget);
       break;
   }
   return { text, blocks: capBlocks([head, ...body, ...details], LIMITS.messageBlocks, 'blocks') };
@@ -170,6 +175,7 @@ function templateText(t: TemplateView): string {
     `Each instance: ${escapeMrkdwn(limitsText(t.limits))}`,
     `Reclaim: ${escapeMrkdwn(policyText(t.policy))}`,
   ];
+  if (t.saved) lines.push(`💾 ${escapeMrkdwn(savedText(t.saved))}`);
   if (t.lastBuild) {
     const b = t.lastBuild;
     lines.push(

@@ -9,6 +9,7 @@ import type {
   ReclaimReport,
   ReclaimWarning,
 } from '../core/notifier.ts';
+import { figuresText, type UsageReport } from '../core/usage-report.ts';
 import { elapsed } from '../lib/format.ts';
 import { reclaimReportLines, warningText } from './text.ts';
 
@@ -43,5 +44,13 @@ export class ConsoleNotifier implements Notifier {
     if (report.trigger === 'command') return;
     const title = report.dryRun ? 'Reclaim (dry run)' : 'Reclaim';
     this.write(`${[`${title}: ${report.summary}`, ...reclaimReportLines(report)].join('\n')}\n`);
+  }
+
+  /** The weekly usage digest (USAGE_CRON), printed as the ops channel would get it. */
+  async usageDigest(report: UsageReport): Promise<void> {
+    const lines = [`Usage over the last ${report.days} days: ${figuresText(report.total)}`];
+    for (const l of report.byUser) lines.push(`  ${l.key}: ${figuresText(l)}`);
+    for (const l of report.byTemplate) lines.push(`  template ${l.key}: ${figuresText(l)}`);
+    this.write(`${lines.join('\n')}\n`);
   }
 }

@@ -5,9 +5,11 @@ import {
   limitsText,
   policyText,
   type Reply,
+  savedText,
 } from '../commands/reply.ts';
 import type { ReclaimAction, ReclaimReport, ReclaimWarning } from '../core/notifier.ts';
 import { clip, elapsed, formatBytes, formatUtc, oneLine, stripControls } from '../lib/format.ts';
+import { usageTextLines } from './usage-text.ts';
 
 const MAX_HISTORY_REASON = 200;
 
@@ -82,7 +84,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
             t.platform,
             limitsText(t.limits),
             policyText(t.policy),
-            t.description,
+            t.saved ? `[${savedText(t.saved)}] ${t.description}` : t.description,
           ]),
         ]),
       );
@@ -123,6 +125,9 @@ export function replyToText(reply: Reply, now = Date.now()): string {
           ]),
         );
       }
+      break;
+    case 'usage':
+      lines.push(...usageTextLines(reply.report, table));
       break;
     case 'message':
       break;

@@ -13,10 +13,12 @@ import { logs } from './logs.ts';
 import { parseFlags, shown, tokenize } from './parse.ts';
 import { reclaim } from './reclaim.ts';
 import type { Reply } from './reply.ts';
+import { save } from './save.ts';
 import { status } from './status.ts';
 import { stop } from './stop.ts';
 import { templates } from './templates.ts';
 import type { BaseContext, BoundRun, Command, CommandContext } from './types.ts';
+import { usageCommand } from './usage.ts';
 
 const help = helpCommand(() => COMMANDS);
 
@@ -25,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   help,
   templates,
   build,
+  save,
   launch,
   list,
   stop,
@@ -34,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   status,
   reclaim,
   history,
+  usageCommand,
 ];
 
 const byName = new Map<string, Command>();

@@ -3,9 +3,10 @@
 
 import type { StatusReport } from '../core/health.ts';
 import type { ReclaimReport } from '../core/notifier.ts';
+import type { UsageReport } from '../core/usage-report.ts';
 import { formatDuration } from '../lib/duration.ts';
 import type { UserErrorKind } from '../lib/errors.ts';
-import { formatBytes } from '../lib/format.ts';
+import { formatBytes, formatUtc } from '../lib/format.ts';
 
 export interface InstanceView {
   name: string;
@@ -38,6 +39,8 @@ export interface TemplateView {
   limits: TemplateLimitsView;
   /** The reclaim and quota settings of its instances (the template's own, else the global ones). */
   policy: TemplatePolicyView;
+  /** Made by `save` (the saved templates file): from which instance and template, by whom, when. */
+  saved?: { instance?: string; template?: string; by?: string; at?: number };
 }
 
 export interface TemplatePolicyView {
@@ -95,6 +98,14 @@ export function limitsText(l: TemplateLimitsView): string {
     .join(' · ');
 }
 
+/** "saved from team-a (template demo) by U123 at 2026-11-29 21:01 UTC": a saved template's origin. */
+export function savedText(s: NonNullable<TemplateView['saved']>): string {
+  const from = s.instance ? ` from ${s.instance}${s.template ? ` (template ${s.template})` : ''}` : '';
+  const by = s.by ? ` by ${s.by}` : '';
+  const at = s.at !== undefined ? ` at ${formatUtc(s.at, 'minute')}` : '';
+  return `saved${from}${by}${at}`;
+}
+
 /** What `status` shows: core/health.ts's report. */
 export type StatusView = StatusReport;
 
@@ -150,6 +161,8 @@ export type Reply = ReplyBase &
     | { kind: 'reclaim'; report: ReclaimReport }
     /** Newest first; `total` counts the matching entries, shown or not. */
     | { kind: 'history'; entries: HistoryEntry[]; total: number; instance?: string; now: number }
+    /** `usage`: scope is "mine", "all" or a template's name. */
+    | { kind: 'usage'; scope: string; report: UsageReport }
   );
 
 /**

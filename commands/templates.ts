@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SavedTemplate } from '../core/saved-templates.ts';
 import { type EffectivePolicy, POLICY_FIELDS } from '../core/templates.ts';
 import { defineCommand } from './define.ts';
 import { positional } from './parse.ts';
@@ -38,6 +39,7 @@ export const templates = defineCommand({
           ...(t.user !== undefined ? { user: t.user } : {}),
         },
         policy: policyView(ctx.services.instances.policyOf(t.name)),
+        ...savedView(ctx.services.snapshots.saved.get(t.name)),
       }),
     );
     const built = views.filter((v) => v.built).length;
@@ -50,6 +52,11 @@ export const templates = defineCommand({
     };
   },
 });
+
+/** Where a saved template came from; nothing for one of the templates file. */
+function savedView(entry: SavedTemplate | undefined): Pick<TemplateView, 'saved'> {
+  return entry ? { saved: { ...entry.origin } } : {};
+}
 
 /** A template's effective policy as the reply carries it. */
 function policyView(p: EffectivePolicy): TemplatePolicyView {

@@ -20,6 +20,7 @@ import {
   positiveInt,
   slackIdList,
 } from './config-values.ts';
+import { quietHoursSetting } from './quiet-hours.ts';
 
 export { type PortRange, parsePortRanges } from './config-values.ts';
 
@@ -102,6 +103,8 @@ const CONFIG_LAYOUT = {
   },
   dataFile: variable('SPREADSERVE_DATA', z.string().min(1).default('./data/spreadserve.json')),
   templatesFile: variable('SPREADSERVE_TEMPLATES', z.string().min(1).default('./spreadserve.templates.yml')),
+  /** Templates made by `save`; saved-templates.yml beside the store when unset. */
+  savedTemplatesFile: variable('SPREADSERVE_SAVED_TEMPLATES', optional(z.string())),
   ports: variable(
     'SPREADSERVE_PORTS',
     z
@@ -177,6 +180,7 @@ const CONFIG_LAYOUT = {
     idleBytesFloor: variable('IDLE_BYTES_FLOOR', positiveInt('16384', 'a number of bytes')),
     maxLifetimeMs: variable('MAX_LIFETIME', optionalDuration),
     maxExtendMs: variable('MAX_EXTEND', optionalDuration),
+    quietHours: variable('QUIET_HOURS', quietHoursSetting),
     dryRun: variable('RECLAIM_DRY_RUN', boolText),
     sampler: variable('SPREADSERVE_SAMPLER', z.enum(['auto', 'host', 'stats']).default('auto')),
   },
@@ -184,6 +188,14 @@ const CONFIG_LAYOUT = {
   opsChannel: variable(
     'OPS_CHANNEL',
     optional(z.string().regex(SLACK_CHANNEL_ID, 'expected a Slack channel id like C0123ABC')),
+  ),
+  usageCron: variable(
+    'USAGE_CRON',
+    optional(
+      z.string().refine((text) => [5, 6].includes(text.trim().split(/\s+/).length), {
+        message: 'expected a cron expression like "0 9 * * 1" (5 fields, or 6 with seconds)',
+      }),
+    ),
   ),
   logLevel: variable(
     'LOG_LEVEL',

@@ -23,8 +23,12 @@ import { type GroupDirectory, Policy } from './policy.ts';
 import { PortPool } from './port-pool.ts';
 import { Reclaimer } from './reclaim.ts';
 import { type ReconcileReport, reconcile } from './reconcile.ts';
-import { createReclaimSchedule } from './schedule.ts';
+import { SavedTemplates, savedTemplatesPath } from './saved-templates.ts';
+import { createReclaimSchedule, createUsageDigestSchedule } from './schedule.ts';
+import { Snapshots } from './snapshots.ts';
 import { loadTemplates, type TemplateSet } from './templates.ts';
+import type { TimeZones } from './time-zones.ts';
+import { UsageReports } from './usage-report.ts';
 
 /** What commands may use: the core's services, never the engine or the store. */
 export interface Core {
@@ -34,7 +38,10 @@ export interface Core {
   /** The reclaim pass (schedule, `reclaim` command, CLI); never two passes at once. */
   reclaimer: Reclaimer;
   catalogue: TemplateCatalogue;
+  /** `save`: instances committed as saved templates. */
+  snapshots: Snapshots;
   history: AuditHistory;
+  usage: UsageReports;
   health: Health;
   policy: Policy;
   clock: Clock;
@@ -63,6 +70,8 @@ export interface ServiceOptions {
   instrument?: (engine: ContainerEngine) => ContainerEngine;
   clock?: Clock;
   groups?: GroupDirectory;
+  /** Owners' time zones for QUIET_HOURS (the bot asks Slack); the server's zone when absent. */
+  timeZones?: TimeZones;
   /** Already loaded templates (tests); otherwise read from config.templatesFile. */
   templates?: TemplateSet;
   /** Where reclaim warnings and summaries go; the log when absent. */
@@ -97,7 +106,10 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const clock = options.clock ?? systemClock;
   const bare = options.engine ?? new DockerEngine(dockerConnection(config));
   const engine = options.instrument ? options.instrument(bare) : bare;
-  const templates = options.templates ?? (await loadTemplates(config.templatesFile));
+  const mainTemplates = options.templates ?? (await loadTemplates(config.templatesFile));
+  // The templates file's and the saved ones, in one set every service shares (a save adds to it).
+  const saved = await SavedTemplates.open(mainTemplates, savedTemplatesPath(config), log);
+  const templates = saved.all;
   const store = await Store.open(config.dataFile, {
     log: log.child({ component: 'store' }),
     // A bot that started read-only (the store's owner was still ending) reconciles once it owns it.
@@ -126,6 +138,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     log: log.child({ component: 'reclaim' }),
     settings: config.reclaim,
     notifier: options.notifier ?? logNotifier(log),
+    timeZones: options.timeZones,
     reconcile: () => reconcileWith({ atStart: false }),
   });
   /** The first reconcile of this owner. Not fatal: an unreachable engine is reported again by
@@ -146,6 +159,16 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const schedule = options.scheduled
     ? createReclaimSchedule({ cron: config.reclaim.cron, reclaimer, log })
     : undefined;
+  const usage = new UsageReports({ store, templates });
+  const digest =
+    options.scheduled && config.usageCron !== undefined
+      ? createUsageDigestSchedule({
+          cron: config.usageCron,
+          report: () => usage.report(clock.now(), 7),
+          notifier,
+          log,
+        })
+      : undefined;
   return {
     config,
     store,
@@ -156,7 +179,9 @@ export async function createServices(config: Config, options: ServiceOptions): P
     builds,
     reclaimer,
     catalogue: new TemplateCatalogue({ templates, engine, store }),
+    snapshots: new Snapshots({ store, engine, saved, launching: instances.launching, clock, log }),
     history: new AuditHistory(store),
+    usage,
     health: new Health({ engine, store, pool, clock, log, schedule, activity: reclaimer.activity }),
     policy: new Policy(config.admins, config.users, options.groups),
     clock,
@@ -165,6 +190,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     async start() {
       if (store.writable) await reconcileAtStart();
       schedule?.start();
+      digest?.start();
     },
     async stop() {
       const bound = options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
@@ -175,6 +201,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
         // rather than left half done; they finish compensating while the steps below run.
         instances.cancelLaunches();
         await schedule?.stop();
+        await digest?.stop();
         waitingFor = 'a running reclaim pass';
         await reclaimer.idle();
         // A cancelled launch compensates through bounded engine calls: its last store write is

@@ -2,6 +2,7 @@
 // of Slack: bot/notifier.ts sends these as DMs and channel messages, cli/notifier.ts prints them.
 import { type ErrorLog, publicReason } from '../lib/errors.ts';
 import type { ReconcileReport } from './reconcile.ts';
+import type { UsageReport } from './usage-report.ts';
 
 export type ReclaimReason = 'idle' | 'ttl';
 
@@ -129,6 +130,8 @@ export interface Notifier {
   /** Tells the previous and the new owner of an instance handed over by `give`: one result each,
    * `from` first. Optional: without it nobody is told (the command's reply still says who has it). */
   instanceGiven?(handoff: Handoff): Promise<NotifyResult[]>;
+  /** The weekly usage digest (USAGE_CRON) for the ops channel. Optional: without it, only logged. */
+  usageDigest?(report: UsageReport): Promise<void>;
 }
 
 /** An instance handed from one user to another (`give`), by one of them or an admin. */

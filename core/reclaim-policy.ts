@@ -13,12 +13,17 @@
 //  - Use cancels a pending idle warning; a warning whose cause is no longer due (its time limit
 //    moved, it was kept) is withdrawn. An extend / Keep clears any warning itself (Instances.extend).
 //  - The first pass after the bot starts only samples: it decides nothing.
+//  - Quiet hours (quiet-hours.ts): an idle warning due inside the owner's quiet hours is held (no
+//    warning, nothing recorded) until a pass after they end, and its deadline counts from then. A
+//    time limit that runs out inside them is warned one warning period before they start instead,
+//    with the deadline it would have had; a time-limit warning is never held.
 import type { NetworkSample } from '../engine/types.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { formatBytes, formatUtc } from '../lib/format.ts';
 import type { InstanceRecord } from '../store/schema.ts';
 import type { Config } from './config.ts';
 import type { ReclaimEvidence, ReclaimReason, ReclaimStep } from './notifier.ts';
+import { type OwnerQuiet, quietSpanAt } from './quiet-hours.ts';
 import { type EffectivePolicy, POLICY_FIELDS, type PolicyField, policySource } from './templates.ts';
 
 /** The settings of the instance's template (its own, else the global ones: templates.ts policyFor);
@@ -37,6 +42,8 @@ export interface PolicyInput {
   now: number;
   /** False on the first pass after the bot starts: it only samples. */
   judge: boolean;
+  /** The owner's quiet hours in their time zone; absent: none (QUIET_HOURS unset). */
+  quiet?: OwnerQuiet;
 }
 
 /** Something to do about an instance: warn its owner, or stop it (warned, and the deadline passed). */
@@ -56,6 +63,8 @@ export interface Verdict {
   /** Its pending warning is cancelled (before a new one, when `decision` warns again). */
   withdraw: boolean;
   decision: Decision;
+  /** An idle warning was due but held: the owner's quiet hours last until then. */
+  heldUntil?: number;
 }
 
 const NOTHING: Decision = { kind: 'none' };
@@ -86,8 +95,14 @@ export function reclaimPolicy(input: PolicyInput): Verdict {
     lastActivityAt,
     warning: usedWhileWarned ? undefined : record.warning,
   };
-  const judged = judge(current, prev !== undefined, settings, now);
-  return { ...seen, withdraw: usedWhileWarned || judged.withdraw, decision: judged.decision };
+  const judged = judge(current, prev !== undefined, settings, now, input.quiet);
+  const withdraw = usedWhileWarned || judged.withdraw;
+  const due = judged.decision;
+  // An idle warning not yet given waits out the owner's quiet hours (a pending one still reclaims).
+  const span =
+    due.kind === 'warn' && due.reason === 'idle' && input.quiet ? quietSpanAt(now, input.quiet) : undefined;
+  if (span) return { ...seen, withdraw, decision: NOTHING, heldUntil: span.end };
+  return { ...seen, withdraw, decision: due };
 }
 
 /** What is due for a record as it stands after this sample. */
@@ -96,9 +111,13 @@ function judge(
   measured: boolean,
   settings: ReclaimSettings,
   now: number,
+  quiet: OwnerQuiet | undefined,
 ): { withdraw: boolean; decision: Decision } {
-  if (record.expiresAt !== undefined && now >= record.expiresAt) {
-    return { withdraw: false, decision: warnOrReclaim(record, 'ttl', settings, now) };
+  const expiresAt = record.expiresAt;
+  if (expiresAt !== undefined && now >= ttlWarningAt(expiresAt, settings.idleWarningMs, quiet)) {
+    // Warned early (quiet hours), the deadline is the one a warning at the limit would have had.
+    const deadline = Math.max(now, expiresAt) + settings.idleWarningMs;
+    return { withdraw: false, decision: warnOrReclaim(record, 'ttl', settings, now, deadline) };
   }
   // Its time limit moved (an extend normally clears the warning itself): nothing of it is due.
   const ttlMoved = record.warning?.reason === 'ttl';
@@ -106,7 +125,15 @@ function judge(
   const idleDue = Math.max(record.lastActivityAt + settings.idleTimeoutMs, record.keepUntil ?? 0);
   if (now < idleDue) return { withdraw: record.warning !== undefined, decision: NOTHING };
   const unwarned = ttlMoved ? { ...record, warning: undefined } : record;
-  return { withdraw: ttlMoved, decision: warnOrReclaim(unwarned, 'idle', settings, now) };
+  const deadline = now + settings.idleWarningMs;
+  return { withdraw: ttlMoved, decision: warnOrReclaim(unwarned, 'idle', settings, now, deadline) };
+}
+
+/** When a time limit's warning is due: at the limit, or one warning period before the quiet hours
+ * it runs out in start. */
+function ttlWarningAt(expiresAt: number, warningMs: number, quiet: OwnerQuiet | undefined): number {
+  const span = quiet ? quietSpanAt(expiresAt, quiet) : undefined;
+  return span ? Math.min(expiresAt, span.start - warningMs) : expiresAt;
 }
 
 /** Warns when no warning of this reason is pending; reclaims once that warning's deadline passed. */
@@ -115,12 +142,11 @@ function warnOrReclaim(
   reason: ReclaimReason,
   settings: ReclaimSettings,
   now: number,
+  deadline: number,
 ): Decision {
   const evidence = evidenceOf(record, reason, settings, now);
   const warning = record.warning;
-  if (warning?.reason !== reason) {
-    return { kind: 'warn', reason, evidence, warnedAt: now, deadline: now + settings.idleWarningMs };
-  }
+  if (warning?.reason !== reason) return { kind: 'warn', reason, evidence, warnedAt: now, deadline };
   return now >= warning.deadline ? { kind: 'reclaim', reason, evidence, warnedAt: warning.at } : NOTHING;
 }
 
@@ -137,7 +163,7 @@ function evidenceOf(
   const bytes = (n: number) => formatBytes(n, 'binary');
   const text =
     reason === 'ttl'
-      ? `its time limit ran out at ${formatUtc(record.expiresAt ?? now, 'second')} ` +
+      ? `its time limit ${now >= (record.expiresAt ?? now) ? 'ran' : 'runs'} out at ${formatUtc(record.expiresAt ?? now, 'second')} ` +
         `(launched ${formatUtc(record.createdAt, 'second')}); traffic does not extend it`
       : `no use since ${formatUtc(record.lastActivityAt, 'second')} (${formatDuration(now - record.lastActivityAt)} ago): ` +
         `it sent ${bytes(tx)} and received ${bytes(rx)} since, ` +

@@ -39,6 +39,7 @@ import {
   warnAuditReason,
 } from './reclaim-summary.ts';
 import type { ReconcileReport } from './reconcile.ts';
+import { type OwnersQuiet, ownersQuiet, type TimeZones } from './time-zones.ts';
 
 export { DEFAULT_STATS_CONCURRENCY } from './activity.ts';
 
@@ -61,6 +62,8 @@ export interface ReclaimDeps {
   log: Logger;
   settings: Config['reclaim'];
   notifier: Notifier;
+  /** Owners' zones for QUIET_HOURS (Slack's; the server's when absent). */
+  timeZones?: TimeZones;
   /** The reconcile step (Services.reconcile with atStart false). */
   reconcile: () => Promise<ReconcileReport>;
 }
@@ -166,7 +169,7 @@ export class Reclaimer {
 
       const sampled = await this.sample();
       report.checked = sampled.length;
-      const planned = await this.decide(sampled, report);
+      const planned = await this.decide(sampled, report, await ownersQuiet(this.deps, store.read()));
       this.sampledSinceStart = true;
       if (!report.dryRun) await this.act(planned, report);
       else report.actions.push(...planned.map((p) => this.actionOf(p, 'dry-run')));
@@ -201,7 +204,7 @@ export class Reclaimer {
    * ones, so an extend that landed while the stats were taken is seen. The policy decides; this
    * applies its verdict to the record, and records and audits a warning.
    */
-  private decide(sampled: Sampled[], report: ReclaimReport): Promise<Planned[]> {
+  private decide(sampled: Sampled[], report: ReclaimReport, quiet: OwnersQuiet): Promise<Planned[]> {
     const { store, clock, instances, log } = this.deps;
     const judge = this.sampledSinceStart;
     return store.update((doc) => {
@@ -217,7 +220,9 @@ export class Reclaimer {
         }
         // Its template's settings (the global ones where it sets none, or is no longer in the file).
         const settings = instances.policyOf(record.template);
-        const verdict = reclaimPolicy({ record, sample: s.sample, settings, now, judge });
+        const input = { record, sample: s.sample, settings, now, judge, quiet: quiet.get(record.owner) };
+        const verdict = reclaimPolicy(input);
+        if (verdict.heldUntil) log.info({ instance: s.name, until: verdict.heldUntil }, 'held: quiet hours');
         record.lastSample = verdict.lastSample;
         record.lastActivityAt = verdict.lastActivityAt;
         if (verdict.activity === 'baseline') report.baselined.push(s.name);

@@ -1,5 +1,5 @@
 // The reclaim schedule: RECLAIM_CRON runs the reclaim pass (core/reclaim.ts), for the Slack bot
-// and the local shell alike. The only node-cron import. Never two passes at once, twice over: node-cron's noOverlap skips a tick while the
+// and the local shell alike; USAGE_CRON the usage digest (createUsageDigestSchedule, below). The only node-cron import. Never two passes at once, twice over: node-cron's noOverlap skips a tick while the
 // last pass runs, and the Reclaimer itself skips a pass asked for while another (say a `reclaim`
 // command) runs. stop() stops the ticks and then waits for a running pass to finish, so SIGTERM
 // never cuts a pass between stopping a container and freeing its port.
@@ -8,8 +8,9 @@ import { describeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { ConfigError } from './config.ts';
 import type { NextPass } from './health.ts';
-import type { ReclaimReport } from './notifier.ts';
+import type { Notifier, ReclaimReport } from './notifier.ts';
 import type { Reclaimer } from './reclaim.ts';
+import type { UsageReport } from './usage-report.ts';
 
 /** The reclaim schedule, made once the reclaimer exists; started when the front end is up. */
 export interface ReclaimSchedule extends NextPass {
@@ -88,6 +89,57 @@ export function createReclaimSchedule(options: ReclaimScheduleOptions): ReclaimS
         await task.destroy();
       }
       await reclaimer.idle();
+    },
+  };
+}
+
+/** The usage digest schedule (USAGE_CRON): the last 7 days, everyone's, to the notifier. */
+export interface UsageDigestOptions {
+  cron: string;
+  /** The report to send, made when the schedule fires. */
+  report: () => UsageReport;
+  notifier: Notifier;
+  log: Logger;
+}
+
+/** Not yet started; throws a ConfigError naming USAGE_CRON when node-cron refuses the expression. */
+export function createUsageDigestSchedule(options: UsageDigestOptions): {
+  start(): void;
+  stop(): Promise<void>;
+} {
+  const { log, notifier } = options;
+  const detailed = cron.validateDetailed(options.cron);
+  if (!detailed.valid) {
+    const why = detailed.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    throw new ConfigError(
+      `Invalid configuration:\n  USAGE_CRON: "${options.cron}" is not a cron expression (${why}); ` +
+        'expected 5 fields like "0 9 * * 1", or 6 with seconds first',
+    );
+  }
+  const task = cron.createTask(
+    options.cron,
+    async () => {
+      try {
+        const report = options.report();
+        if (notifier.usageDigest) await notifier.usageDigest(report);
+        else log.info({ total: report.total }, 'usage digest');
+      } catch (err) {
+        log.error({ err: describeError(err) }, 'usage digest failed');
+      }
+    },
+    { name: 'usage-digest', noOverlap: true, logger: cronLogger(log) },
+  );
+  return {
+    start() {
+      task.start();
+      log.info(
+        { cron: options.cron, next: task.getNextRun()?.toISOString() },
+        'usage digest schedule started',
+      );
+    },
+    async stop() {
+      await task.stop();
+      await task.destroy();
     },
   };
 }

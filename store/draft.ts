@@ -20,6 +20,8 @@ export class Draft {
       reclaim: structuredClone,
       builds: (a) => a.slice(),
       audit: (a) => a.slice(),
+      // Usage rows and stretches are replaced, never changed in place (core/usage.ts).
+      usage: (u) => u && { days: u.days.slice(), open: u.open.slice() },
     };
     for (const key of Object.keys(copiers) as (keyof typeof copiers)[]) {
       Object.defineProperty(draft, key, {

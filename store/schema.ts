@@ -76,12 +76,41 @@ const auditEntrySchema = z.object({
     'close',
     'set-aside',
     'give',
+    'save',
   ]),
   instance: z.string().optional(),
   template: z.string().optional(),
   reason: z.string().optional(),
 });
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+/** Usage totals (core/usage.ts): one row per UTC day, user and template; arrays, not maps, so
+ * any user or template name (even "__proto__") is only data. */
+const usageRowSchema = z.object({
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  user: z.string(),
+  template: z.string(),
+  seconds: z.number().nonnegative(),
+  launches: z.number().int().nonnegative(),
+  reclaims: z.number().int().nonnegative(),
+  /** Idle seconds reclaimed from instances with a TTL/lifetime (to its end). */
+  idleSeconds: z.number().nonnegative(),
+  /** Reclaims of instances without one, and the sum of their times (s): counted to the window's end. */
+  openReclaims: z.number().int().nonnegative().optional(),
+  openReclaimAtSum: z.number().nonnegative().optional(),
+});
+export type UsageRow = z.infer<typeof usageRowSchema>;
+const usageOpenSchema = z.object({
+  instance: z.string(),
+  owner: z.string(),
+  template: z.string(),
+  /** Owned by `owner` since (launch, adoption or give). */
+  since: epochMs,
+  endsAt: epochMs.optional(),
+});
+export type UsageOpen = z.infer<typeof usageOpenSchema>;
+const usageDocSchema = z.object({ days: z.array(usageRowSchema), open: z.array(usageOpenSchema) });
+export type UsageDoc = z.infer<typeof usageDocSchema>;
 
 export const storeDocSchema = z.object({
   version: z.literal(STORE_VERSION),
@@ -96,6 +125,8 @@ export const storeDocSchema = z.object({
     lastPassSummary: z.string().optional(),
     failures: z.array(z.object({ at: epochMs, instance: z.string().optional(), error: z.string() })),
   }),
+  /** Absent in stores from before usage totals: rebuilt from the audit trail at first use. */
+  usage: usageDocSchema.optional(),
 });
 export type StoreDoc = z.infer<typeof storeDocSchema>;
 

@@ -75,6 +75,9 @@ export function testConfig(options: Pick<TestBedOptions, 'scope' | 'ports' | 'en
     SPREADSERVE_PUBLIC_URL: 'http://127.0.0.1',
     SPREADSERVE_SCOPE: options.scope,
     LOG_LEVEL: 'silent',
+    // Tests share a 2-core machine with other Docker work: a quick call may take longer than
+    // production's 10 s there. Tests of the bound itself set their own engine timeouts.
+    DOCKER_CALL_TIMEOUT: '30s',
     ...options.env,
   });
 }

@@ -1,5 +1,5 @@
-// Requests as Slack sends them to the bot: slash commands, button clicks (block_actions) and
-// Events API callbacks, signed exactly as Slack signs them:
+// Requests as Slack sends them to the bot: slash commands, button clicks (block_actions), global
+// shortcuts, modal submissions (view_submission) and Events API callbacks, signed exactly as Slack signs them:
 //   X-Slack-Signature = 'v0=' + hex(HMAC-SHA256(secret, `v0:${timestamp}:${raw body}`))
 // plus options to forge the signature or send a stale timestamp.
 import { createHmac } from 'node:crypto';
@@ -161,6 +161,71 @@ export function blockAction(args: BlockActionArgs, sign: SignOptions = {}): Sign
       payload.message = { type: 'message', ts: messageTs, user: 'UBOT', bot_id: 'BBOT', text: '' };
   }
   if (args.responseUrl !== undefined) payload.response_url = args.responseUrl;
+  return formRequest({ payload: JSON.stringify(payload) }, payload, sign);
+}
+
+export interface ShortcutArgs {
+  userId: string;
+  callbackId: string;
+  triggerId?: string;
+}
+
+/** A global shortcut (from the shortcuts menu or search): `payload=<json>` with type `shortcut`. */
+export function globalShortcut(args: ShortcutArgs, sign: SignOptions = {}): SignedRequest {
+  const payload = {
+    type: 'shortcut',
+    token: 'legacy-verification-token',
+    action_ts: `${Math.floor(Date.now() / 1000)}.${String(nextSeq()).padStart(6, '0')}`,
+    team: { id: TEST_TEAM_ID, domain: 'test' },
+    user: { id: args.userId, username: args.userId.toLowerCase(), team_id: TEST_TEAM_ID },
+    is_enterprise_install: false,
+    enterprise: null,
+    callback_id: args.callbackId,
+    trigger_id: args.triggerId ?? newTriggerId(),
+  };
+  return formRequest({ payload: JSON.stringify(payload) }, payload, sign);
+}
+
+export interface ViewSubmissionArgs {
+  userId: string;
+  callbackId: string;
+  /** view.state.values as Slack sends them: block_id -> action_id -> the input's state. */
+  values: Record<string, Record<string, Record<string, unknown>>>;
+  privateMetadata?: string;
+  viewId?: string;
+}
+
+/** A modal submitted: `payload=<json>` with type `view_submission`. */
+export function viewSubmission(args: ViewSubmissionArgs, sign: SignOptions = {}): SignedRequest {
+  const payload = {
+    type: 'view_submission',
+    team: { id: TEST_TEAM_ID, domain: 'test' },
+    user: {
+      id: args.userId,
+      username: args.userId.toLowerCase(),
+      name: args.userId.toLowerCase(),
+      team_id: TEST_TEAM_ID,
+    },
+    api_app_id: TEST_APP_ID,
+    token: 'legacy-verification-token',
+    trigger_id: newTriggerId(),
+    view: {
+      id: args.viewId ?? `V${nextSeq()}`,
+      team_id: TEST_TEAM_ID,
+      type: 'modal',
+      blocks: [],
+      private_metadata: args.privateMetadata ?? '',
+      callback_id: args.callbackId,
+      state: { values: args.values },
+      hash: `${Date.now()}.hash`,
+      title: { type: 'plain_text', text: 'Launch a server' },
+      app_id: TEST_APP_ID,
+      bot_id: 'BBOT',
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
   return formRequest({ payload: JSON.stringify(payload) }, payload, sign);
 }
 

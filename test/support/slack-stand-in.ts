@@ -26,6 +26,8 @@ export interface SlackUser {
   name?: string;
   real_name?: string;
   tz?: string;
+  /** Seconds ahead of UTC, as Slack sends it beside tz. */
+  tz_offset?: number;
   is_admin?: boolean;
   is_bot?: boolean;
   deleted?: boolean;
@@ -295,6 +297,9 @@ export class SlackStandIn {
         if (users.length === 0 && !body.channel) return { ok: false, error: 'users_list_not_supplied' };
         return { ok: true, channel: { id: body.channel ?? `D${users.join('').replace(/\W/g, '')}` } };
       }
+      // views.open (a modal), views.update and views.publish answer with the view and an id, as Slack does.
+      case 'views.open':
+      case 'views.update':
       case 'views.publish': {
         const view = (typeof body.view === 'object' && body.view !== null ? body.view : {}) as Body;
         return { ok: true, view: { id: `V${++this.viewCounter}`, team_id: 'T0ACME', ...view } };
