@@ -72,7 +72,7 @@ export const usageCommand = defineCommand({
       summary:
         t.hours === 0 && t.launches === 0
           ? `No ${of === 'your' ? 'use of yours' : `${of} use`} in ${span}.`
-          : `Usage (${of}) over ${span}: ${figuresText(t)}.`,
+          : `Usage (${of === 'your' ? 'yours' : of}) over ${span}: ${figuresText(t)}.`,
     };
   },
 });

@@ -9,7 +9,7 @@ import { dispatch } from '../../commands/index.ts';
 import type { Services } from '../../core/context.ts';
 import type { Notifier, ReclaimReport, ReclaimWarning } from '../../core/notifier.ts';
 import type { Actor } from '../../core/policy.ts';
-import { parseTemplates } from '../../core/templates.ts';
+import { parseTemplates, type Template } from '../../core/templates.ts';
 import { ManualClock } from '../../lib/clock.ts';
 import { UserError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
@@ -195,8 +195,10 @@ describe('idle timeouts and warnings per template', () => {
     // given a gpu instance whose template is then taken out of the templates file
     await services.instances.launch({ actor: alice, name: 'orphan', template: 'gpu' });
     await pass();
-    const gpu = templates.get('gpu') ?? expect.unreachable('no gpu template');
-    templates.delete('gpu');
+    // (the services' live template set: the templates file's and the saved ones, merged at start)
+    const live = services.templates as Map<string, Template>;
+    const gpu = live.get('gpu') ?? expect.unreachable('no gpu template');
+    live.delete('gpu');
     try {
       // when 31 minutes go by: past gpu's 30m, short of the global 2h
       clock.advance(31 * MIN);
@@ -206,7 +208,7 @@ describe('idle timeouts and warnings per template', () => {
       expect(warned(await pass())).toEqual(['orphan']);
       expect(notifier.warnings[0]?.evidence.policy).toContain('idle timeout 2h (default)');
     } finally {
-      templates.set('gpu', gpu);
+      live.set('gpu', gpu);
     }
   });
 });
