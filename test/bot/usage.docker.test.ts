@@ -115,7 +115,7 @@ describe('usage', () => {
     // when each asks for their own usage (the default: mine, 7 days)
     // then alice ran 1 hour; bob 3h17m (1.0 + 2h01m + 16m), reclaimed with 4h43m of his TTL left
     expect(await typed(ALICE, 'usage')).toMatch(
-      /Usage \(your\) over the last 7 days: 1 instance-hour · 1 launch · 0 reclaimed · 0 idle hours reclaimed\./,
+      /Usage \(yours\) over the last 7 days: 1 instance-hour · 1 launch · 0 reclaimed · 0 idle hours reclaimed\./,
     );
     expect(await typed(BOB, 'usage mine')).toMatch(
       /3\.28 instance-hours · 1 launch · 1 reclaimed · 4\.72 idle hours reclaimed\./,
