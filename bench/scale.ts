@@ -14,6 +14,7 @@ import vm from 'node:vm';
 import { dispatch } from '../commands/index.ts';
 import type { Services } from '../core/context.ts';
 import { managedFilter } from '../core/labels.ts';
+import { mapLimit } from '../lib/concurrency.ts';
 import { AUDIT_LIMIT } from '../store/schema.ts';
 import type { BenchContext, Suite } from './harness.ts';
 import { rawLaunch } from './launch.ts';
@@ -109,6 +110,37 @@ function launchRows(n: number, fill: Tenth[]): Bench[] {
     );
   }
   return rows;
+}
+
+/** Every running instance's URL asked once (16 in flight, 5 s each): the count
+ * that answered 200. The launches polled each one ready already; this says they all still serve
+ * together at N. */
+async function reachableRow(services: Services, n: number): Promise<Bench> {
+  const views = (await services.instances.observe()).filter((o) => o.state === 'running');
+  const latencyMs: number[] = [];
+  const failures: string[] = [];
+  const wall = await timed(() =>
+    mapLimit(views, 16, async (view) => {
+      const t = performance.now();
+      try {
+        const res = await fetch(view.url, { signal: AbortSignal.timeout(5_000) });
+        await res.arrayBuffer();
+        if (res.ok) latencyMs.push(performance.now() - t);
+        else failures.push(`${view.url} ${res.status}`);
+      } catch (err) {
+        failures.push(`${view.url} ${(err as Error).message}`);
+      }
+    }),
+  );
+  return benchRow({
+    suite: 'scale',
+    id: 'scale.reachable',
+    name: `all ${n} reachable by their URLs`,
+    ours: side('GET each running instance URL once, 16 in flight', latencyMs, { wallMs: wall.ms }),
+    result: { label: 'answered 200', value: latencyMs.length, unit: 'count' },
+    target: { op: '>=', value: n, unit: 'count', source: 'issue 12' },
+    notes: `${views.length} running instances${failures.length ? `; failed: ${failures.slice(0, 3).join('; ')}` : ''}`,
+  });
 }
 
 /** `list all`, `status` and one raw listContainers at N, alternating. */
@@ -222,6 +254,8 @@ export const scaleSuite: Suite = {
       }
     };
     keep(launchRows(n, fill));
+    ctx.log(`scale: every URL at ${n}`);
+    keep([await reachableRow(services, n)]);
     ctx.log(`scale: list all and status at ${n}`);
     keep(await listRows(ctx, services, n));
     ctx.log(`scale: a reclaim pass at ${n}, the stats way then host counters`);
