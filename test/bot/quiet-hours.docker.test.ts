@@ -4,18 +4,14 @@
 // stand-in answers alice in Tokyo, bob in London); a CLI owner is on the server's clock. The real
 // Bolt app over HTTP on the real Docker engine; only Slack is the stand-in. Time is a ManualClock
 // the reclaim pass reads, so a night takes no night.
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeSlackBot, type SlackBot } from '../../bot/main.ts';
 import { zoneOffsetMs } from '../../core/quiet-hours.ts';
 import { serverTimeZone } from '../../core/time-zones.ts';
 import { ManualClock } from '../../lib/clock.ts';
-import { silentLogger } from '../../lib/log.ts';
-import { lockScope } from '../support/bot.ts';
+import { type BotBed, startBotBed } from '../support/bot.ts';
 import { scopeContainers } from '../support/docker.ts';
-import { buildImage, prepareScope } from '../support/services.ts';
-import { postToBot, slashCommand, TEST_SIGNING_SECRET } from '../support/slack-requests.ts';
-import { type Body, type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in.ts';
+import { buildImage } from '../support/services.ts';
+import type { Body } from '../support/slack-stand-in.ts';
 
 /** Waits for another run of this file to finish, then builds the image. */
 const BEFORE_ALL_MS = 300_000;
@@ -31,78 +27,48 @@ const GRACE = 15 * MIN; // IDLE_WARNING's default
 
 // 09:55 UTC: 18:55 in Tokyo, 09:55 in London.
 const clock = new ManualClock(Date.parse('2026-03-02T09:55:00Z'));
-let slack: SlackStandIn;
-let bot: SlackBot;
-let url: string;
-let release: () => void = () => undefined;
-let cleanup: () => Promise<void> = async () => undefined;
-let dir = '';
+let b: BotBed;
 
-const store = () => bot.services.store.read();
-const pass = () => bot.services.reclaimer.run({ trigger: 'schedule' });
+const store = () => b.bot.services.store.read();
+const pass = () => b.bot.services.reclaimer.run({ trigger: 'schedule' });
 const at = (iso: string) => clock.set(Date.parse(iso));
 
 /** The warning DMs posted to `user`. */
 const warningsTo = (user: string): Body[] =>
-  slack
-    .calls('chat.postMessage')
-    .map((c) => c.body)
-    .filter((b) => b.channel === `D${user}` && !/was stopped/.test(String(b.text)));
+  b.postsTo(`D${user}`).filter((dm) => !/was stopped/.test(String(dm.text)));
 
 const warnedIn = (report: Awaited<ReturnType<typeof pass>>) =>
   report.actions.filter((a) => a.kind === 'warn').map((a) => a.instance);
 const reclaimedIn = (report: Awaited<ReturnType<typeof pass>>) =>
   report.actions.filter((a) => a.kind === 'reclaim' && a.outcome === 'done').map((a) => a.instance);
 
-let seq = 0;
 /** `user` launches `name` with the slash command and waits until it is up. */
 async function launchBySlack(user: string, name: string): Promise<void> {
-  const id = `qh${++seq}`;
-  const ack = await postToBot(
-    url,
-    slashCommand({ text: `launch demo --name ${name}`, userId: user, responseUrl: slack.responseUrl(id) }),
-  );
+  const { id, ack } = await b.slash(`launch demo --name ${name}`, user);
   expect(ack.status).toBe(200);
-  await slack.waitFor((s) => s.responses(id).some((r) => /is up at/.test(JSON.stringify(r))), {
-    timeoutMs: 60_000,
-    message: `${name} did not come up`,
-  });
+  await b.waitForResponse(id, (r) => /is up at/.test(JSON.stringify(r)), 60_000);
 }
 
 beforeAll(async () => {
-  release = await lockScope(SCOPE);
-  slack = await startSlackStandIn({
-    users: { [ALICE]: { tz: 'Asia/Tokyo', tz_offset: 32_400 }, [BOB]: { tz: 'Europe/London', tz_offset: 0 } },
-  });
-  const env = {
-    SLACK_SIGNING_SECRET: TEST_SIGNING_SECRET,
-    SLACK_BOT_TOKEN: 'xoxb-test',
-    SLACK_API_URL: slack.apiUrl,
-    HTTP_PORT: '0',
-    // The schedule fires once a year: the test runs each pass itself, on its clock.
-    RECLAIM_CRON: '0 0 1 1 *',
-    QUIET_HOURS: '20:00-08:00',
-  };
-  // prepareScope removes what an interrupted earlier run of this file left behind.
-  const scope = await prepareScope({ scope: SCOPE, ports: `${FIRST}-${LAST}`, env });
-  cleanup = scope.cleanup;
-  dir = scope.dir;
-  bot = await composeSlackBot(scope.config, {
-    log: silentLogger(),
-    clientOptions: { retryConfig: { retries: 0 } },
-    templates: scope.templates,
+  // startBotBed removes what an interrupted earlier run of this file left behind; its reclaim
+  // schedule fires once a year: the test runs each pass itself, on its clock.
+  b = await startBotBed({
+    scope: SCOPE,
+    ports: `${FIRST}-${LAST}`,
+    env: { QUIET_HOURS: '20:00-08:00' },
+    standIn: {
+      users: {
+        [ALICE]: { tz: 'Asia/Tokyo', tz_offset: 32_400 },
+        [BOB]: { tz: 'Europe/London', tz_offset: 0 },
+      },
+    },
     clock,
   });
-  url = `http://127.0.0.1:${await bot.start()}`;
-  await buildImage(bot.services);
+  await buildImage(b.bot.services);
 }, BEFORE_ALL_MS);
 
 afterAll(async () => {
-  await bot?.stop().catch(() => undefined);
-  await cleanup();
-  await slack?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  release();
+  await b?.close();
 });
 
 describe('quiet hours in the owner time zone', () => {
@@ -127,7 +93,7 @@ describe('quiet hours in the owner time zone', () => {
         .map((e) => e.action),
     ).toEqual(['launch']);
     // and the zones were asked of Slack
-    expect(slack.calls('users.info').map((c) => c.body.user)).toEqual(expect.arrayContaining([ALICE, BOB]));
+    expect(b.slack.calls('users.info').map((c) => c.body.user)).toEqual(expect.arrayContaining([ALICE, BOB]));
   });
 
   it('still holds it through the night, and delivers it at the first pass after quiet hours end', async () => {
@@ -175,7 +141,7 @@ describe('quiet hours in the owner time zone', () => {
     const local = (iso: string) => Date.parse(iso) - zoneOffsetMs(zone, Date.parse(iso));
     clock.set(local('2026-03-05T18:55:00Z'));
     const carol = { id: CAROL, role: 'user' as const };
-    await bot.services.instances.launch({ actor: carol, template: 'demo', name: 'qh-carol' });
+    await b.bot.services.instances.launch({ actor: carol, template: 'demo', name: 'qh-carol' });
     expect((await pass()).baselined).toContain('qh-carol');
 
     // when a pass runs at 21:00 server time, idle past IDLE_TIMEOUT: held
@@ -189,6 +155,6 @@ describe('quiet hours in the owner time zone', () => {
     expect(store().instances['qh-carol']?.warning?.deadline).toBe(clock.now() + GRACE);
 
     // and Slack was never asked for carol's zone
-    expect(slack.calls('users.info').map((c) => c.body.user)).not.toContain(CAROL);
+    expect(b.slack.calls('users.info').map((c) => c.body.user)).not.toContain(CAROL);
   });
 });

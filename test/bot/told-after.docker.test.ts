@@ -2,22 +2,12 @@
 // a DM saying what was stopped, why, with the evidence, and a Launch again button. The real Bolt
 // app over HTTP on the real Docker engine; only Slack is the stand-in, which records the DM. Time
 // is a ManualClock the reclaim pass reads, so "two hours idle" takes no two hours.
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeSlackBot, type SlackBot } from '../../bot/main.ts';
 import { ManualClock } from '../../lib/clock.ts';
-import { silentLogger } from '../../lib/log.ts';
-import { lockScope, textOf } from '../support/bot.ts';
+import { type BotBed, startBotBed, textOf } from '../support/bot.ts';
 import { httpGet, scopeContainers, waitForHttp200 } from '../support/docker.ts';
-import { buildImage, prepareScope } from '../support/services.ts';
-import {
-  type BotAnswer,
-  blockAction,
-  postToBot,
-  slashCommand,
-  TEST_SIGNING_SECRET,
-} from '../support/slack-requests.ts';
-import { type Body, type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in.ts';
+import { buildImage } from '../support/services.ts';
+import type { Body } from '../support/slack-stand-in.ts';
 
 /** Waits for another run of this file to finish, then builds the image. */
 const BEFORE_ALL_MS = 300_000;
@@ -33,85 +23,50 @@ const IDLE = 2 * 60 * MIN; // IDLE_TIMEOUT's default
 const GRACE = 15 * MIN; // IDLE_WARNING's default
 
 const clock = new ManualClock(Date.now());
-let slack: SlackStandIn;
-let bot: SlackBot;
-let url: string;
-let release: () => void = () => undefined;
-let cleanup: () => Promise<void> = async () => undefined;
-let dir = '';
+let b: BotBed;
 
 const containers = (instance: string) => scopeContainers(SCOPE, { instance });
-const store = () => bot.services.store.read();
-const pass = () => bot.services.reclaimer.run({ trigger: 'schedule' });
-
-let seq = 0;
-/** `user` posts a signed request whose answers go to a fresh response_url; returns its id and the ack. */
-async function send(
-  make: (responseUrl: string) => Parameters<typeof postToBot>[1],
-): Promise<{ id: string; ack: BotAnswer }> {
-  const id = `ta${++seq}`;
-  const ack = await postToBot(url, make(slack.responseUrl(id)));
-  expect(ack.status).toBe(200);
-  return { id, ack };
-}
+const store = () => b.bot.services.store.read();
+const pass = () => b.bot.services.reclaimer.run({ trigger: 'schedule' });
 
 /** What the bot answered at response_url `id` first that matches, within `timeoutMs`. */
 const answered = (id: string, match: RegExp = /./, timeoutMs = 30_000) =>
-  slack
-    .waitFor((s) => s.responses(id).find((r) => match.test(textOf(r))), {
-      timeoutMs,
-      message: `no answer matching ${match} at ${id}`,
-    })
-    .then(textOf);
+  b.waitForResponse(id, (r) => match.test(textOf(r)), timeoutMs).then(textOf);
 
+let clicks = 0;
 /** `user` clicks a Launch again button carrying `value` in a DM; returns the bot's answer there. */
 async function clickLaunchAgain(value: string, user: string, match?: RegExp): Promise<string> {
-  const { id, ack } = await send((responseUrl) =>
-    blockAction({ userId: user, actionId: 'launch_again', value, responseUrl, channelId: `D${user}` }),
-  );
+  const responseId = `ta${++clicks}`;
+  const ack = await b.click({
+    userId: user,
+    actionId: 'launch_again',
+    value,
+    responseId,
+    channelId: `D${user}`,
+  });
+  expect(ack.status).toBe(200);
   expect(ack.ms).toBeLessThan(3000);
-  return answered(id, match);
+  return answered(responseId, match);
 }
 
 /** The DMs posted to `user` whose fallback text matches. */
 const dmsTo = (user: string, match: RegExp): Body[] =>
-  slack
-    .calls('chat.postMessage')
-    .map((c) => c.body)
-    .filter((b) => b.channel === `D${user}` && match.test(String(b.text)));
+  b.postsTo(`D${user}`).filter((dm) => match.test(String(dm.text)));
 
 beforeAll(async () => {
-  release = await lockScope(SCOPE);
-  slack = await startSlackStandIn();
-  const env = {
-    SLACK_SIGNING_SECRET: TEST_SIGNING_SECRET,
-    SLACK_BOT_TOKEN: 'xoxb-test',
-    SLACK_API_URL: slack.apiUrl,
-    HTTP_PORT: '0',
-    // The schedule fires once a year: the test runs each pass itself, on its clock.
-    RECLAIM_CRON: '0 0 1 1 *',
-    SPREADSERVE_ADMINS: ADMIN,
-  };
-  // prepareScope removes what an interrupted earlier run of this file left behind.
-  const scope = await prepareScope({ scope: SCOPE, ports: `${FIRST}-${LAST}`, env });
-  cleanup = scope.cleanup;
-  dir = scope.dir;
-  bot = await composeSlackBot(scope.config, {
-    log: silentLogger(),
-    clientOptions: { retryConfig: { retries: 0 } },
-    templates: scope.templates,
+  // startBotBed removes what an interrupted earlier run of this file left behind; its reclaim
+  // schedule fires once a year: the test runs each pass itself, on its clock.
+  b = await startBotBed({
+    scope: SCOPE,
+    ports: `${FIRST}-${LAST}`,
+    env: { SPREADSERVE_ADMINS: ADMIN },
     clock,
   });
-  url = `http://127.0.0.1:${await bot.start()}`;
-  await buildImage(bot.services);
+  await buildImage(b.bot.services);
 }, BEFORE_ALL_MS);
 
 afterAll(async () => {
-  await bot?.stop().catch(() => undefined);
-  await cleanup();
-  await slack?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  release();
+  await b?.close();
 });
 
 describe('the DM after a reclaim', () => {
@@ -119,9 +74,8 @@ describe('the DM after a reclaim', () => {
 
   it('tells the owner of a reclaimed idle instance what was stopped, why, and offers Launch again', async () => {
     // given alice's instance, launched by slash command, that nobody uses
-    const launched = await send((responseUrl) =>
-      slashCommand({ text: 'launch demo --name ta-sheet', userId: ALICE, responseUrl }),
-    );
+    const launched = await b.slash('launch demo --name ta-sheet', ALICE);
+    expect(launched.ack.status).toBe(200);
     await answered(launched.id, /is up at/);
     expect(containers('ta-sheet')).toHaveLength(1);
     expect((await pass()).baselined).toContain('ta-sheet');
@@ -142,7 +96,7 @@ describe('the DM after a reclaim', () => {
     expect(store().instances['ta-sheet']).toBeUndefined();
 
     // and the DM (after a conversations.open for alice) names it, the reason and the evidence
-    expect(slack.calls('conversations.open').map((c) => c.body.users)).toContain(ALICE);
+    expect(b.slack.calls('conversations.open').map((c) => c.body.users)).toContain(ALICE);
     const [dm] = dmsTo(ALICE, /^♻️ ta-sheet was stopped at .* \(idle\)/);
     expect(dm).toBeDefined();
     const shown = JSON.stringify(dm?.blocks);
@@ -231,7 +185,7 @@ describe('the DM after a reclaim', () => {
 
   it('lets an admin launch it again, as the admin', async () => {
     // given ta-sheet stopped again by alice
-    await bot.services.instances.stop({ id: ALICE, role: 'user' }, 'ta-sheet');
+    await b.bot.services.instances.stop({ id: ALICE, role: 'user' }, 'ta-sheet');
     // when an admin (SPREADSERVE_ADMINS) clicks alice's button
     const line = await clickLaunchAgain(value, ADMIN, /is up at|⚠️/);
     // then it runs again, launched (and so owned) by the admin who clicked

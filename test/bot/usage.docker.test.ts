@@ -3,16 +3,11 @@
 // reclaimed idle on a ManualClock (as the reclaim tests drive it), then `usage` answers each of
 // them, admins and non-admins, and the weekly digest (USAGE_CRON, here every second) reaches the
 // ops channel through the bot's notifier.
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { composeSlackBot, type SlackBot } from '../../bot/main.ts';
 import { ManualClock } from '../../lib/clock.ts';
-import { silentLogger } from '../../lib/log.ts';
-import { lockScope, textOf } from '../support/bot.ts';
+import { type BotBed, startBotBed, textOf } from '../support/bot.ts';
 import { scopeContainers } from '../support/docker.ts';
-import { buildImage, prepareScope } from '../support/services.ts';
-import { type BotAnswer, postToBot, slashCommand, TEST_SIGNING_SECRET } from '../support/slack-requests.ts';
-import { type SlackStandIn, startSlackStandIn } from '../support/slack-stand-in.ts';
+import { buildImage } from '../support/services.ts';
 
 /** Waits for another run of this file to finish, then builds the image. */
 const BEFORE_ALL_MS = 300_000;
@@ -30,70 +25,42 @@ const IDLE = 2 * HOUR; // IDLE_TIMEOUT's default
 const GRACE = 15 * MIN; // IDLE_WARNING's default
 
 const clock = new ManualClock(Date.UTC(2026, 10, 24, 6));
-let slack: SlackStandIn;
-let bot: SlackBot;
-let url: string;
-let release: () => void = () => undefined;
-let cleanup: () => Promise<void> = async () => undefined;
-let dir = '';
+let b: BotBed;
 
-const pass = () => bot.services.reclaimer.run({ trigger: 'schedule' });
+const pass = () => b.bot.services.reclaimer.run({ trigger: 'schedule' });
 
-let seq = 0;
+/** The response_url id of the last command typed. */
+let lastId = '';
 /** `user` types `/spreadserve <text>`; returns the bot's first answer at its response_url. */
 async function typed(user: string, text: string, match: RegExp = /./): Promise<string> {
-  const id = `us${++seq}`;
-  const ack: BotAnswer = await postToBot(
-    url,
-    slashCommand({ text, userId: user, responseUrl: slack.responseUrl(id) }),
-  );
+  const { id, ack } = await b.slash(text, user);
+  lastId = id;
   expect(ack.status).toBe(200);
   const inAck = textOf(ack.json);
   if (match.test(inAck) && inAck !== '') return inAck;
-  return slack
-    .waitFor((s) => s.responses(id).find((r) => match.test(textOf(r))), {
-      timeoutMs: 30_000,
-      message: `no answer matching ${match} to "${text}"`,
-    })
-    .then(textOf);
+  return b.waitForResponse(id, (r) => match.test(textOf(r)), 30_000).then(textOf);
 }
 
 beforeAll(async () => {
-  release = await lockScope(SCOPE);
-  slack = await startSlackStandIn();
-  const env = {
-    SLACK_SIGNING_SECRET: TEST_SIGNING_SECRET,
-    SLACK_BOT_TOKEN: 'xoxb-test',
-    SLACK_API_URL: slack.apiUrl,
-    HTTP_PORT: '0',
-    HTTP_BIND: '127.0.0.1',
-    // The reclaim schedule fires once a year: the test runs each pass itself, on its clock.
-    RECLAIM_CRON: '0 0 1 1 *',
-    // The digest every second, so the test sees it without waiting for Monday.
-    USAGE_CRON: '* * * * * *',
-    OPS_CHANNEL: OPS,
-    SPREADSERVE_ADMINS: ADMIN,
-  };
-  // prepareScope removes what an interrupted earlier run of this file left behind.
-  const scope = await prepareScope({ scope: SCOPE, ports: `${FIRST}-${LAST}`, env });
-  cleanup = scope.cleanup;
-  dir = scope.dir;
-  bot = await composeSlackBot(scope.config, {
-    log: silentLogger(),
-    clientOptions: { retryConfig: { retries: 0 } },
-    templates: scope.templates,
+  // startBotBed removes what an interrupted earlier run of this file left behind; its reclaim
+  // schedule fires once a year: the test runs each pass itself, on its clock.
+  b = await startBotBed({
+    scope: SCOPE,
+    ports: `${FIRST}-${LAST}`,
+    env: {
+      HTTP_BIND: '127.0.0.1',
+      // The digest every second, so the test sees it without waiting for Monday.
+      USAGE_CRON: '* * * * * *',
+      OPS_CHANNEL: OPS,
+      SPREADSERVE_ADMINS: ADMIN,
+    },
     clock,
   });
-  url = `http://127.0.0.1:${await bot.start()}`;
-  await buildImage(bot.services);
+  await buildImage(b.bot.services);
 }, BEFORE_ALL_MS);
 
 afterAll(async () => {
-  await bot?.stop().catch(() => undefined);
-  await cleanup();
-  await slack?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  release();
+  await b?.close();
 });
 
 describe('usage', () => {
@@ -125,11 +92,12 @@ describe('usage', () => {
   it('shows everyone’s to an admin only, and a template’s', async () => {
     // when the admin asks for all, and for the demo template
     const all = await typed(ADMIN, 'usage all');
+    const allId = lastId;
     const demo = await typed(ADMIN, 'usage --days 30 demo');
     // then both count the two instances; the reply's blocks name each user
     expect(all).toMatch(/everyone’s\) over the last 7 days: 4\.28 instance-hours · 2 launches · 1 reclaimed/);
     expect(demo).toMatch(/demo’s\) over the last 30 days: 4\.28 instance-hours · 2 launches/);
-    const blocks = JSON.stringify(slack.responses(`us${seq - 1}`));
+    const blocks = JSON.stringify(b.slack.responses(allId));
     expect(blocks).toContain('<@UALICE>');
     expect(blocks).toContain('<@UBOB>');
     // and a non-admin is refused everyone's in one sentence, but sees their own part of demo
@@ -152,12 +120,8 @@ describe('usage', () => {
 
   it('posts the weekly digest to the ops channel when USAGE_CRON fires', async () => {
     // when the digest schedule fires (every second here) after the use above
-    const digest = await slack.waitFor(
-      (s) =>
-        s
-          .calls('chat.postMessage')
-          .map((c) => c.body)
-          .find((b) => b.channel === OPS && /4\.28 instance-hours · 2 launches/.test(String(b.text))),
+    const digest = await b.slack.waitFor(
+      () => b.postsTo(OPS).find((post) => /4\.28 instance-hours · 2 launches/.test(String(post.text))),
       { timeoutMs: 10_000, message: 'no usage digest in the ops channel' },
     );
     // then it is everyone's last 7 days, with a line per user

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { composeSlackBot, type SlackBot } from '../../bot/main.ts';
 import type { TemplateSet } from '../../core/templates.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { unlock, waitForLock } from '../../lib/lock.ts';
 import { createLogger } from '../../lib/log.ts';
 import { prepareScope, type TestBed, tempDir } from './services.ts';
@@ -37,6 +38,8 @@ export interface BotBedOptions {
   templates?: TemplateSet;
   /** Use this stand-in instead of starting one (two bots in one file). */
   slack?: SlackStandIn;
+  /** A ManualClock the reclaim pass reads (the test runs each pass itself); the system clock when absent. */
+  clock?: Clock;
 }
 
 export interface Slash {
@@ -64,6 +67,8 @@ export interface BotBed {
   /** An Events API callback. */
   event(ev: EventArgs, opts?: EventOptions): Promise<BotAnswer>;
   post(request: SignedRequest): Promise<BotAnswer>;
+  /** The messages the bot posted (chat.postMessage) to `channel`, e.g. `D<user>` for a DM, oldest first. */
+  postsTo(channel: string): Body[];
   /** The first response_url post to `id` that satisfies `predicate` (default: any), within `timeoutMs`. */
   waitForResponse(id: string, predicate?: (body: Body) => boolean, timeoutMs?: number): Promise<Body>;
   /** Stops the bot, removes this file's containers and images, closes the stand-in. */
@@ -120,6 +125,7 @@ async function start(options: BotBedOptions, release: () => void): Promise<BotBe
     log,
     clientOptions: { retryConfig: { retries: 0 } },
     templates: scope.templates,
+    clock: options.clock,
   });
   const bed: TestBed = { ...scope, services: bot.services };
   const port = await bot.start();
@@ -152,6 +158,11 @@ async function start(options: BotBedOptions, release: () => void): Promise<BotBe
       );
     },
     event: (ev, opts) => post(event(ev, opts)),
+    postsTo: (channel) =>
+      slack
+        .calls('chat.postMessage')
+        .map((c) => c.body)
+        .filter((b) => b.channel === channel),
     waitForResponse(id, predicate = () => true, timeoutMs = 10_000) {
       return slack.waitFor((s) => s.responses(id).find(predicate), {
         timeoutMs,
