@@ -5,7 +5,7 @@
 // listContainers; one reclaim pass the stats way against its one-shot stats calls alone, and with
 // host counters against the stats way (bench/scale-reclaim.ts); the store's write at N records with a full audit trail against the same bytes written raw; the
 // bot's memory with N tracked (the compiled bot as a child process, its RSS, against the same bot
-// on an empty store); stopping all N; then N launch/stop cycles (the core in this process, its
+// on an empty store); stopping all N; then min(N, 1000) launch/stop cycles (issue 12 asks 1000; the core in this process, its
 // RSS and heap after a forced GC before and after: a leak shows as growth). Past 1023 instances
 // both sides spread over several bridge networks, `--network-size` (default the bot's 1000) each.
 import path from 'node:path';
@@ -40,6 +40,8 @@ const MAX_NETWORK_SIZE = 1023;
 const BOT_HTTP_PORT = SCALE_PORTS.to;
 const CONCURRENCY = 8;
 const LIST_ROUNDS = 10;
+/** Launch/stop cycles of the leak check: issue 12 asks for no growth over 1000. */
+const MAX_CYCLES = 1000;
 const MB = 1024 * 1024;
 
 /** Why `--instances` cannot be this, in one sentence; null when it can. */
@@ -312,19 +314,20 @@ export const scaleSuite: Suite = {
       }),
     ]);
 
-    ctx.log(`scale: ${n} launch/stop cycles through the core in this process`);
+    const cycleCount = Math.min(n, MAX_CYCLES);
+    ctx.log(`scale: ${cycleCount} launch/stop cycles through the core in this process`);
     const before = memoryAfterGc();
-    const cycleMs = await cycles(ctx, services, n, CONCURRENCY);
+    const cycleMs = await cycles(ctx, services, cycleCount, CONCURRENCY);
     const after = memoryAfterGc();
     keep([
       benchRow({
         suite: 'scale',
         id: 'scale.cycles-rss',
-        name: `RSS after ${n} launch/stop cycles (core in the bench process)`,
+        name: `RSS after ${cycleCount} launch/stop cycles (core in the bench process)`,
         ours: side('after the cycles, after a full GC', [after.rssMb], { unit: 'MB' }),
         baseline: side('before the cycles, after a full GC', [before.rssMb], { unit: 'MB' }),
         result: { label: 'growth', value: after.rssMb - before.rssMb, unit: 'MB' },
-        notes: `heap ${before.heapMb.toFixed(1)} -> ${after.heapMb.toFixed(1)} MB; ${n} cycles at concurrency ${CONCURRENCY} in ${Math.round(cycleMs / 1000)} s; the suite took ${Math.round((performance.now() - t0) / 1000)} s`,
+        notes: `heap ${before.heapMb.toFixed(1)} -> ${after.heapMb.toFixed(1)} MB; ${cycleCount} cycles at concurrency ${CONCURRENCY} in ${Math.round(cycleMs / 1000)} s; the suite took ${Math.round((performance.now() - t0) / 1000)} s`,
       }),
     ]);
     await services.stop();
