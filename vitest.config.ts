@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-// Two tiers. `fast` needs no Docker (parser, policy, rendering, config, store, architecture):
+// Three tiers. `fast` needs no Docker (parser, policy, rendering, config, store, architecture):
 // `npm run test:fast` runs it alone in seconds, and `npm test` runs it first. `docker` holds the
-// files named *.docker.test.ts, which drive the real engine and the real Bolt app.
+// files named *.docker.test.ts, which drive the real engine and the real Bolt app. `swarm` holds
+// *.swarm.test.ts: they share one two-node swarm its globalSetup builds (root needed), one file
+// at a time.
 const DOCKER_TESTS = 'test/**/*.docker.test.ts';
+const SWARM_TESTS = 'test/**/*.swarm.test.ts';
 
 export default defineConfig({
   test: {
@@ -14,8 +17,20 @@ export default defineConfig({
     hookTimeout: 120_000,
     reporters: ['default'],
     projects: [
-      { extends: true, test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: [DOCKER_TESTS] } },
+      {
+        extends: true,
+        test: { name: 'fast', include: ['test/**/*.test.ts'], exclude: [DOCKER_TESTS, SWARM_TESTS] },
+      },
       { extends: true, test: { name: 'docker', include: [DOCKER_TESTS] } },
+      {
+        extends: true,
+        test: {
+          name: 'swarm',
+          include: [SWARM_TESTS],
+          globalSetup: ['test/support/swarm-global-setup.ts'],
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -43,10 +43,10 @@ export interface SandboxOptions {
 /** The port dockerd's TLS listener takes in the sandbox (Docker's own default for TLS). */
 export const SANDBOX_TLS_PORT = 2376;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** GET /_ping on a unix socket: true on a 200 within `ms`. */
-function pings(socketPath: string, ms: number): Promise<boolean> {
+export function pings(socketPath: string, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = http.get({ socketPath, path: '/_ping', timeout: ms, agent: false }, (res) => {
       res.resume();
@@ -58,7 +58,7 @@ function pings(socketPath: string, ms: number): Promise<boolean> {
 }
 
 /** Pids of live processes whose command line mentions `needle` (this sandbox's directory). */
-function pidsMentioning(needle: string): number[] {
+export function pidsMentioning(needle: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
@@ -72,7 +72,7 @@ function pidsMentioning(needle: string): number[] {
 }
 
 /** Whether `pid` runs (a zombie does not). */
-const isLive = (pid: number): boolean => {
+export const isLive = (pid: number): boolean => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
@@ -243,13 +243,7 @@ export class EngineSandbox {
     process.kill(this.pid, 'SIGKILL');
     await this.exited;
     this.child = undefined;
-    // Its containerd follows it out, but stays a zombie until init reaps it, and kill(pid, 0)
-    // succeeds on a zombie (FACTS): a dockerd started meanwhile would take it for alive and never
-    // start its own. Once it is dead or a zombie, its pid file goes, as after a reboot.
-    const pidFile = path.join(this.dir, 'exec', 'containerd', 'containerd.pid');
-    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : Number.NaN;
-    for (let i = 0; i < 100 && Number.isInteger(pid) && isLive(pid); i++) await sleep(50);
-    rmSync(pidFile, { force: true });
+    await forgetDeadContainerd(path.join(this.dir, 'exec'));
   }
 
   /** The docker CLI against the sandbox. */
@@ -285,42 +279,74 @@ export class EngineSandbox {
 
   /** After a kill -9: runc state, shims, containerd, docker-proxy, mounts, the namespace, the files. */
   private async cleanLeftovers(): Promise<void> {
-    const runcRoot = path.join(this.dir, 'exec', 'runtime-runc', 'moby');
-    if (existsSync(runcRoot)) {
-      const { stdout } = await run('runc', ['--root', runcRoot, 'list', '-q']).catch(() => ({ stdout: '' }));
-      for (const id of stdout.split('\n').filter(Boolean)) {
-        await run('runc', ['--root', runcRoot, 'delete', '--force', id]).catch(() => undefined);
-      }
+    await removeEngineLeftovers(this.dir, this.netns, async () => {
+      await run('ip', ['netns', 'del', this.netns]).catch(() => undefined);
+      await run('ip', ['link', 'del', this.hostLink]).catch(() => undefined);
+    });
+  }
+}
+
+/**
+ * After a kill -9 of a dockerd whose exec root is `execRoot`: its containerd follows it out, but
+ * stays a zombie until init reaps it, and kill(pid, 0) succeeds on a zombie (FACTS): a dockerd
+ * started meanwhile would take it for alive and never start its own. Once it is dead or a zombie,
+ * its pid file goes, as after a reboot.
+ */
+export async function forgetDeadContainerd(execRoot: string): Promise<void> {
+  const pidFile = path.join(execRoot, 'containerd', 'containerd.pid');
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : Number.NaN;
+  for (let i = 0; i < 100 && Number.isInteger(pid) && isLive(pid); i++) await sleep(50);
+  rmSync(pidFile, { force: true });
+}
+
+/**
+ * What a dockerd kept in `dir` (its data root at dir/data, exec root at dir/exec) leaves after a
+ * kill -9: runc state, shims and containerd (`findProcesses`: by default any process naming the
+ * directory, a scan of every command line), mounts under it; then `removeNetwork` (its namespace:
+ * nothing holds it any more), the directory and the cgroup parent. Never throws.
+ */
+export async function removeEngineLeftovers(
+  dir: string,
+  cgroupParent: string,
+  removeNetwork: () => Promise<void>,
+  findProcesses: () => Promise<number[]> = async () => pidsMentioning(`${dir}/`),
+): Promise<void> {
+  const runcRoot = path.join(dir, 'exec', 'runtime-runc', 'moby');
+  if (existsSync(runcRoot)) {
+    const { stdout } = await run('runc', ['--root', runcRoot, 'list', '-q']).catch(() => ({ stdout: '' }));
+    const ids = stdout.split('\n').filter(Boolean);
+    await Promise.all(
+      ids.map((id) => run('runc', ['--root', runcRoot, 'delete', '--force', id]).catch(() => undefined)),
+    );
+  }
+  for (const pid of await findProcesses()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
     }
-    for (const pid of pidsMentioning(`${this.dir}/`)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
+  }
+  await sleep(100);
+  const mounts = readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  // One umount for all (it goes on past a failure): a process costs much on a busy machine.
+  if (mounts.length > 0) await run('umount', ['-l', ...mounts]).catch(() => undefined);
+  await removeNetwork();
+  rmSync(dir, { recursive: true, force: true });
+  // The cgroup parent (cgroup v1: one per controller), its containers' cgroups first.
+  for (const controller of readdirSync('/sys/fs/cgroup')) {
+    const parent = path.join('/sys/fs/cgroup', controller, cgroupParent);
+    if (!existsSync(parent)) continue;
+    try {
+      for (const child of readdirSync(parent, { withFileTypes: true })) {
+        if (child.isDirectory()) rmdirSync(path.join(parent, child.name));
       }
-    }
-    await sleep(100);
-    const mounts = readFileSync('/proc/mounts', 'utf8')
-      .split('\n')
-      .map((line) => line.split(' ')[1] ?? '')
-      .filter((m) => m === this.dir || m.startsWith(`${this.dir}/`))
-      .sort((a, b) => b.length - a.length);
-    for (const m of mounts) await run('umount', ['-l', m]).catch(() => undefined);
-    await run('ip', ['netns', 'del', this.netns]).catch(() => undefined);
-    await run('ip', ['link', 'del', this.hostLink]).catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
-    // The cgroup parent (cgroup v1: one per controller), its containers' cgroups first.
-    for (const controller of readdirSync('/sys/fs/cgroup')) {
-      const parent = path.join('/sys/fs/cgroup', controller, this.netns);
-      if (!existsSync(parent)) continue;
-      try {
-        for (const child of readdirSync(parent, { withFileTypes: true })) {
-          if (child.isDirectory()) rmdirSync(path.join(parent, child.name));
-        }
-        rmdirSync(parent);
-      } catch {
-        // still busy: left for the next run's teardown
-      }
+      rmdirSync(parent);
+    } catch {
+      // still busy: left for the next run's teardown
     }
   }
 }
