@@ -1,5 +1,5 @@
-// The narrow container engine the core needs. engine/docker.ts implements it with dockerode
-// (the only dockerode import); a Swarm engine can implement it later with services.
+// The narrow container engine the core needs. engine/docker.ts implements it with dockerode on
+// one host; engine/swarm.ts with Swarm services (one replica each) across a swarm's nodes.
 // Failures are thrown as UserError with kind 'not-found', 'conflict', 'port-taken' or
 // 'engine-unreachable' (see lib/errors.ts); anything else as a plain Error.
 
@@ -56,6 +56,9 @@ export interface ContainerSpec {
   network?: { name: string; labels: Labels };
   /** Windows only: process or Hyper-V isolation; the engine's default when absent. */
   isolation?: WindowsIsolation;
+  /** Multi-host engines (Swarm): the id of the node it must run on (the bot chose it and
+   * reserved the port there); absent on a single host. */
+  node?: string;
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -73,6 +76,24 @@ export interface ContainerSummary {
   createdAt: number;
   /** The networks it is attached to, by name (from a list answer; absent from inspect's). */
   networks?: string[];
+  /** Multi-host engines (Swarm): the id of the node it runs (or ran) on. */
+  node?: string;
+}
+
+/** A machine of a multi-host engine (a Swarm node) that may run instances. */
+export interface EngineNode {
+  /** Swarm's node id: stable while the node stays in the swarm. */
+  id: string;
+  /** Its hostname (Description.Hostname), shown to users. */
+  name: string;
+  /** Where its published ports are reached: the configured public name for it, else the address
+   * it reports (a manager reporting 0.0.0.0 gives its manager address instead). */
+  address: string;
+  role: 'manager' | 'worker';
+  /** Spec.Labels, for placement constraints. */
+  labels: Labels;
+  /** Ready and Active: new instances may be placed on it. */
+  available: boolean;
 }
 
 export interface ContainerDetails extends ContainerSummary {
@@ -146,6 +167,12 @@ export interface ContainerEngine {
   readonly target: { readonly kind: string; readonly display: string };
   /** Resolves when the engine answers; throws 'engine-unreachable' otherwise. */
   ping(): Promise<void>;
+  /** Multi-host engines only: the nodes instances may run on, with `constraints` (Swarm's
+   * placement syntax, e.g. "node.labels.zone==a") applied. Absent: everything runs on one host. */
+  nodes?(constraints?: readonly string[]): Promise<EngineNode[]>;
+  /** Multi-host engines only: whether the counters of containers on this node (id) can be read
+   * (Swarm: the node has an engine endpoint); absent: always. */
+  canSample?(node: string): boolean;
   /** The engine's OS and versions, asked once (a failed lookup is asked again next time). */
   platform(): Promise<EnginePlatform>;
   /** Creates and starts a container with one published port; returns its id. */

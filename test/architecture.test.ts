@@ -27,7 +27,10 @@ const SOURCE_DIRS = ['lib', 'engine', 'store', 'core', 'commands', 'bot', 'cli',
  * dockerode, so it may import it too).
  */
 const LIBRARY_OWNERS: Record<string, (file: string) => boolean> = {
-  dockerode: (f) => f === path.join('engine', 'docker.ts') || f.startsWith(`bench${path.sep}`),
+  dockerode: (f) =>
+    f === path.join('engine', 'docker.ts') ||
+    f === path.join('engine', 'swarm.ts') ||
+    f.startsWith(`bench${path.sep}`),
   lowdb: (f) => f === path.join('store', 'store.ts'),
   '@slack/bolt': (f) => f.startsWith(`bot${path.sep}`),
   '@slack/web-api': (f) => f.startsWith(`bot${path.sep}`),
