@@ -42,12 +42,16 @@ export function warningLine(w: NonNullable<InstanceView['warning']>, now: number
 export function instanceWithButtons(i: InstanceView, now: number, ids: BlockIds): KnownBlock[] {
   const lines = [
     `*${escapeMrkdwn(i.name)}* · ${stateLabel(i.state)} · \`${escapeMrkdwn(i.template)}\` · ${mention(i.owner)}`,
-    `${link(i.url)} · up ${elapsed(now, i.createdAt)} · idle ${elapsed(now, i.lastActivityAt)}` +
+    `${link(i.url)}${nodePart(i)} · up ${elapsed(now, i.createdAt)} · idle ${elapsed(now, i.lastActivityAt)}` +
       (i.expiresAt !== undefined ? ` · time limit ${relativeTime(now, i.expiresAt)}` : ''),
   ];
   if (i.warning) lines.push(warningLine(i.warning, now));
   return [section(clipWithNote(lines.join('\n'), LIMITS.sectionText)), actionsFor(i, ids)];
 }
+
+/** On Swarm, the node an instance runs on (its URL is that node's). */
+export const nodePart = (i: Pick<InstanceView, 'node'>): string =>
+  i.node === undefined ? '' : ` · node \`${escapeMrkdwn(i.node)}\``;
 
 /** One line of the compact table a list becomes when it has too many instances for buttons. */
 export function instanceRow(i: InstanceView, now: number): string {
@@ -56,7 +60,7 @@ export function instanceRow(i: InstanceView, now: number): string {
     stateLabel(i.state),
     `\`${escapeMrkdwn(i.template)}\``,
     mention(i.owner),
-    link(i.url),
+    link(i.url) + nodePart(i),
     `up ${elapsed(now, i.createdAt)}`,
     `idle ${elapsed(now, i.lastActivityAt)}`,
   ];

@@ -21,16 +21,28 @@ export class DockerCallTimer {
       get(target, prop, receiver) {
         const value: unknown = Reflect.get(target, prop, receiver);
         if (typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
+        // Only calls that answer with a promise are engine calls; a synchronous answer (canSample)
+        // is passed through as it is, untimed.
+        return (...args: unknown[]) => {
           const end = histogram.startTimer({ method: String(prop) });
+          let result: unknown;
           try {
-            const result: unknown = await value.apply(target, args);
-            end({ outcome: 'ok' });
-            return result;
+            result = value.apply(target, args);
           } catch (err) {
             end({ outcome: 'error' });
             throw err;
           }
+          if (!(result instanceof Promise)) return result;
+          return result.then(
+            (answer: unknown) => {
+              end({ outcome: 'ok' });
+              return answer;
+            },
+            (err: unknown) => {
+              end({ outcome: 'error' });
+              throw err;
+            },
+          );
         };
       },
     });

@@ -3,7 +3,7 @@
 // OPS_CHANNEL, and after a reclaim a DM saying what was stopped and why, with a Launch again
 // button. The warning buttons' action ids are blocks.ts's buttonIds, so the bot's button listener
 // runs them as `extend <name> 1h|8h` and `stop <name>`, with the same checks as typed commands.
-import type { WebClient } from '@slack/web-api';
+import type { KnownBlock, WebClient } from '@slack/web-api';
 import type {
   Handoff,
   Notifier,
@@ -12,10 +12,11 @@ import type {
   ReclaimReport,
   ReclaimWarning,
 } from '../core/notifier.ts';
+import type { LostInstance } from '../core/reconcile.ts';
 import type { UsageReport } from '../core/usage-report.ts';
 import type { Logger } from '../lib/log.ts';
 import { isSlackUserId } from '../lib/slack-ids.ts';
-import { link, mention } from './blocks.ts';
+import { escapeMrkdwn, link, mention } from './blocks.ts';
 import { renderOpsSummary, renderReclaimedDM, renderWarningDM } from './reclaim-messages.ts';
 import { renderUsageDigest } from './usage-blocks.ts';
 
@@ -31,17 +32,22 @@ export class SlackNotifier implements Notifier {
     private readonly options: SlackNotifierOptions,
   ) {}
 
-  async warnOwner(warning: ReclaimWarning): Promise<NotifyResult> {
-    // An owner like `cli:bob` (launched from a terminal) has no DM.
-    if (!isSlackUserId(warning.owner)) {
-      return { delivered: false, detail: `owner ${warning.owner} is not a Slack user: no DM` };
-    }
-    const opened = await this.client.conversations.open({ users: warning.owner });
+  /** A DM to `user`; an owner like `cli:bob` (launched from a terminal) has none. */
+  private async dm(
+    user: string,
+    message: { text: string; blocks?: KnownBlock[] },
+    who = user,
+  ): Promise<NotifyResult> {
+    if (!isSlackUserId(user)) return { delivered: false, detail: `${who} is not a Slack user: no DM` };
+    const opened = await this.client.conversations.open({ users: user });
     const channel = opened.channel?.id;
-    if (!channel) throw new Error(`conversations.open gave no channel for ${warning.owner}`);
-    const message = renderWarningDM(warning);
-    await this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
+    if (!channel) throw new Error(`conversations.open gave no channel for ${user}`);
+    await this.client.chat.postMessage({ channel, ...message });
     return { delivered: true, detail: `DM ${channel}` };
+  }
+
+  warnOwner(warning: ReclaimWarning): Promise<NotifyResult> {
+    return this.dm(warning.owner, renderWarningDM(warning), `owner ${warning.owner}`);
   }
 
   /** A DM to each owner of an instance given away (`give`); a `cli:` owner has none. */
@@ -56,31 +62,23 @@ export class SlackNotifier implements Notifier {
       ],
     ];
     const told: NotifyResult[] = [];
-    for (const [user, text] of lines) {
-      if (!isSlackUserId(user)) {
-        told.push({ delivered: false, detail: `${user} is not a Slack user: no DM` });
-        continue;
-      }
-      const opened = await this.client.conversations.open({ users: user });
-      const channel = opened.channel?.id;
-      if (!channel) throw new Error(`conversations.open gave no channel for ${user}`);
-      await this.client.chat.postMessage({ channel, text });
-      told.push({ delivered: true, detail: `DM ${channel}` });
-    }
+    for (const [user, text] of lines) told.push(await this.dm(user, { text }));
     return told;
   }
 
   /** After a reclaim: what was stopped, why, and a Launch again button (bot/interactive.ts). */
-  async tellReclaimed(notice: ReclaimedNotice): Promise<NotifyResult> {
-    if (!isSlackUserId(notice.owner)) {
-      return { delivered: false, detail: `owner ${notice.owner} is not a Slack user: no DM` };
-    }
-    const opened = await this.client.conversations.open({ users: notice.owner });
-    const channel = opened.channel?.id;
-    if (!channel) throw new Error(`conversations.open gave no channel for ${notice.owner}`);
-    const message = renderReclaimedDM(notice);
-    await this.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks });
-    return { delivered: true, detail: `DM ${channel}` };
+  tellReclaimed(notice: ReclaimedNotice): Promise<NotifyResult> {
+    return this.dm(notice.owner, renderReclaimedDM(notice), `owner ${notice.owner}`);
+  }
+
+  /** A running instance found gone (on Swarm: its node lost): what happened and how to launch it again. */
+  tellLost(lost: LostInstance): Promise<NotifyResult> {
+    const on = lost.node === undefined ? '' : ` on node \`${escapeMrkdwn(lost.node)}\``;
+    const text =
+      `Your instance *${escapeMrkdwn(lost.instance)}*${on} is gone: ${escapeMrkdwn(lost.why)}. ` +
+      `Its record is closed and its port is free again; launch it again with ` +
+      `\`/spreadserve launch ${escapeMrkdwn(lost.template)} --name ${escapeMrkdwn(lost.instance)}\`.`;
+    return this.dm(lost.owner, { text }, `owner ${lost.owner}`);
   }
 
   async opsSummary(report: ReclaimReport): Promise<void> {

@@ -31,7 +31,14 @@ import {
   section,
   slackDate,
 } from './blocks.ts';
-import { actionsFor, instanceRow, instanceWithButtons, stateLabel, warningLine } from './instance-blocks.ts';
+import {
+  actionsFor,
+  instanceRow,
+  instanceWithButtons,
+  nodePart,
+  stateLabel,
+  warningLine,
+} from './instance-blocks.ts';
 import { reclaimReportBlocks } from './reclaim-messages.ts';
 import { statusBlocks } from './status-blocks.ts';
 import { usageBlocks } from './usage-blocks.ts';
@@ -112,7 +119,7 @@ function instanceBlocks(i: InstanceView): KnownBlock[] {
   const lines = [
     `*${escapeMrkdwn(i.name)}* · ${stateLabel(i.state)}`,
     link(i.url),
-    `Owner ${mention(i.owner)} · template \`${escapeMrkdwn(i.template)}\` · port ${i.port}`,
+    `Owner ${mention(i.owner)} · template \`${escapeMrkdwn(i.template)}\` · port ${i.port}${nodePart(i)}`,
   ];
   if (i.expiresAt !== undefined) {
     lines.push(`Time limit: stops ${slackDate(i.expiresAt, '{date_short_pretty} at {time}')}`);

@@ -71,6 +71,15 @@ function errorSuffix(error: string | undefined): string {
   return error ? `: ${escapeMrkdwn(oneLine(error))}` : '';
 }
 
+/** "ssmgr (manager, ready, 2 instances at 10.0.0.11), ..." */
+export const nodesText = (nodes: NonNullable<StatusView['nodes']>): string =>
+  nodes
+    .map(
+      (n) =>
+        `${escapeMrkdwn(n.name)} (${n.role}, ${n.available ? 'ready' : 'not taking instances'}, ${n.instances} instance${n.instances === 1 ? '' : 's'} at ${escapeMrkdwn(n.address)})`,
+    )
+    .join(', ');
+
 function portPoolText(s: StatusView): string {
   const p = s.ports;
   const lines = [
@@ -78,6 +87,7 @@ function portPoolText(s: StatusView): string {
     poolBar(p.total, p.free),
     `in use ${p.inUse} · reserved ${p.reserved} · set aside ${p.setAside.length} · free ${p.free}`,
   ];
+  if (s.nodes) lines.push(`Swarm nodes (each has the whole pool): ${nodesText(s.nodes)}`);
   if (p.setAside.length > 0) {
     const shown = p.setAside.slice(0, MAX_SET_ASIDE_SHOWN).join(', ');
     const more = p.setAside.length - MAX_SET_ASIDE_SHOWN;

@@ -9,6 +9,7 @@ import type {
   ReclaimReport,
   ReclaimWarning,
 } from '../core/notifier.ts';
+import type { LostInstance } from '../core/reconcile.ts';
 import { figuresText, type UsageReport } from '../core/usage-report.ts';
 import { elapsed } from '../lib/format.ts';
 import { reclaimReportLines, warningText } from './text.ts';
@@ -36,6 +37,15 @@ export class ConsoleNotifier implements Notifier {
     this.write(
       `Reclaimed ${n.instance} of ${n.owner} (${why}) after it ran ${elapsed(n.reclaimedAt, n.evidence.createdAt)}: ` +
         `${n.evidence.text}. Launch it again: \`launch ${n.template} --name ${n.instance}\`.\n`,
+    );
+    return { delivered: true, detail: 'printed in the terminal' };
+  }
+
+  /** A running instance found gone: one line, and the command that launches it again. */
+  async tellLost(l: LostInstance): Promise<NotifyResult> {
+    const on = l.node === undefined ? '' : ` on node ${l.node}`;
+    this.write(
+      `${l.instance} of ${l.owner}${on} is gone: ${l.why}. Launch it again: \`launch ${l.template} --name ${l.instance}\`.\n`,
     );
     return { delivered: true, detail: 'printed in the terminal' };
   }

@@ -30,13 +30,16 @@ function table(rows: string[][]): string[] {
 }
 
 function instanceRows(instances: readonly InstanceView[], now: number): string[] {
+  // On Swarm a NODE column: the same port may serve a different instance on each node.
+  const onNodes = instances.some((i) => i.node !== undefined);
   return table([
-    ['NAME', 'OWNER', 'TEMPLATE', 'URL', 'STATE', 'AGE', 'IDLE'],
+    ['NAME', 'OWNER', 'TEMPLATE', 'URL', ...(onNodes ? ['NODE'] : []), 'STATE', 'AGE', 'IDLE'],
     ...instances.map((i) => [
       i.name,
       i.owner,
       i.template,
       i.url,
+      ...(onNodes ? [i.node ?? '-'] : []),
       i.warning ? `${i.state} (reclaim warned)` : i.state,
       elapsed(now, i.createdAt),
       elapsed(now, i.lastActivityAt),
@@ -53,6 +56,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
     case 'instance': {
       const i = reply.instance;
       lines.push(`  url:      ${i.url}`, `  owner:    ${i.owner}`, `  template: ${i.template}`);
+      if (i.node !== undefined) lines.push(`  node:     ${i.node}`);
       if (i.expiresAt) lines.push(`  ttl:      until ${formatUtc(i.expiresAt, 'second')}`);
       break;
     }
@@ -99,6 +103,12 @@ export function replyToText(reply: Reply, now = Date.now()): string {
         `  ports:     ${used}/${s.ports.total} used, ${s.ports.free} free${s.ports.setAside.length ? `, set aside (held by other processes): ${s.ports.setAside.join(', ')}` : ''}`,
         `  reclaim:   last ${s.reclaim.lastPassAt ? `${elapsed(reply.now, s.reclaim.lastPassAt)} ago` : 'never'}, next ${s.reclaim.nextPassAt ? formatUtc(s.reclaim.nextPassAt, 'second') : 'not scheduled'}`,
       );
+      if (s.nodes) {
+        for (const n of s.nodes)
+          lines.push(
+            `  node:      ${n.name} (${n.role}, ${n.available ? 'ready' : 'not taking instances'}, ${n.instances} instances at ${n.address})`,
+          );
+      }
       if (s.reclaim.sampler) lines.push(`  activity:  ${s.reclaim.sampler}`);
       for (const f of s.failures)
         lines.push(`  failure:   ${formatUtc(f.at, 'second')} ${f.instance ?? ''} ${f.error}`);

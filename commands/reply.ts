@@ -13,6 +13,8 @@ export interface InstanceView {
   owner: string;
   template: string;
   port: number;
+  /** On Swarm: the node it runs on (its port is that node's). */
+  node?: string;
   url: string;
   /** starting: launch in progress; running: answered its health path; exited/missing: seen by Docker so. */
   state: 'starting' | 'running' | 'exited' | 'missing';

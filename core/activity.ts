@@ -19,15 +19,18 @@ export const DEFAULT_STATS_CONCURRENCY = 64;
 /** Host reads in flight: each is a few file reads (and, the first time, one inspect). */
 const HOST_CONCURRENCY = 64;
 
-/** One instance to sample: its name, and the id (or name) Docker knows it by. */
+/** One instance to sample: its name, the id (or name) Docker knows it by, its Swarm node's id. */
 export interface SampleTarget {
   name: string;
   container: string;
+  node?: string;
 }
 
-/** One instance's counters, or why they could not be read; `via` says which sampler read them. */
+/** One instance's counters, or why they could not be read; `via` says which sampler read them,
+ * 'none' that none can (a Swarm node with no engine endpoint: time limits only). */
 export type Sampled =
   | { name: string; ok: true; sample: NetworkSample; via: SamplerKind }
+  | { name: string; ok: true; sample: undefined; via: 'none' }
   | { name: string; ok: false; error: unknown };
 
 export class ActivitySampling {
@@ -61,13 +64,33 @@ export class ActivitySampling {
     }
   }
 
-  /** `kind()` as `status` words it. */
+  /** `kind()` as `status` words it; on Swarm, also the nodes whose instances have time limits only. */
   async describe(): Promise<string> {
-    return SAMPLER_TEXT[await this.kind()];
+    const { engine } = this;
+    if (!engine.nodes) return SAMPLER_TEXT[await this.kind()];
+    const perNode = `${SAMPLER_TEXT.stats} of each node's own engine`;
+    try {
+      const blind = (await engine.nodes())
+        .filter((n) => engine.canSample?.(n.id) === false)
+        .map((n) => n.name);
+      if (blind.length === 0) return perNode;
+      return `${perNode}; none for ${blind.join(', ')}: time limits only there (no idle reclaim; set SPREADSERVE_NODE_ENDPOINTS)`;
+    } catch {
+      return perNode;
+    }
   }
 
   /** Every target's counters, in the targets' order; one failing is no failed pass. */
   async sampleAll(targets: SampleTarget[]): Promise<Sampled[]> {
+    const { engine } = this;
+    const noCounters = (t: SampleTarget) => t.node !== undefined && engine.canSample?.(t.node) === false;
+    if (targets.some(noCounters)) {
+      const readable = await this.sampleAll(targets.filter((t) => !noCounters(t)));
+      const byName = new Map(readable.map((s) => [s.name, s]));
+      return targets.map(
+        (t) => byName.get(t.name) ?? { name: t.name, ok: true, sample: undefined, via: 'none' as const },
+      );
+    }
     const kind = await this.kind();
     this.host.retain(targets.map((t) => t.container));
     if (kind === 'stats') return this.settle(targets, DEFAULT_STATS_CONCURRENCY, (t) => this.viaStats(t));

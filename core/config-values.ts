@@ -90,3 +90,50 @@ export const positiveInt = (fallback: string, what: string) =>
       }
       return Number(text);
     });
+
+/** A Swarm placement constraint as Swarm writes them: node.id, node.hostname, node.role or
+ * node.labels.<key>, then == or !=, then a value. */
+export const PLACEMENT_RE = /^node\.(id|hostname|role|labels\.[A-Za-z0-9_.-]+)\s*(==|!=)\s*[^\s,;]+$/;
+export const PLACEMENT_HINT = 'Swarm constraints like node.labels.spreadserve==yes or node.role!=manager';
+
+/** SPREADSERVE_PLACEMENT: constraints separated by commas or semicolons; none when empty. */
+export const placementList = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const items = text
+      .split(/[,;]/)
+      .map((c) => c.trim())
+      .filter((c) => c !== '');
+    const bad = items.find((c) => !PLACEMENT_RE.test(c));
+    if (bad !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected ${PLACEMENT_HINT}, got "${bad}"` });
+      return z.NEVER;
+    }
+    return items;
+  });
+
+/** "name=value,name=value" (per-node settings, by node hostname); empty: none. The map has no
+ * prototype, so a node named __proto__ is only a name. */
+export const nodeMap = (what: string, valueRe: RegExp) =>
+  z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const map: Record<string, string> = Object.create(null);
+      for (const item of text.split(',').map((i) => i.trim())) {
+        if (item === '') continue;
+        const eq = item.indexOf('=');
+        const name = item.slice(0, eq).trim();
+        const value = item.slice(eq + 1).trim();
+        if (eq < 1 || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) || !valueRe.test(value)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected node=${what} pairs separated by commas, got "${item}"`,
+          });
+          return z.NEVER;
+        }
+        map[name] = value;
+      }
+      return map as Readonly<Record<string, string>>;
+    });

@@ -12,11 +12,13 @@ import {
   boolText,
   duration,
   isBareOrigin,
+  nodeMap,
   optional,
   optionalDuration,
   PORT_RANGES_HINT,
   PUBLIC_URL_HINT,
   parsePortRanges,
+  placementList,
   positiveInt,
   slackIdList,
 } from './config-values.ts';
@@ -131,6 +133,22 @@ const CONFIG_LAYOUT = {
     positiveInt('1000', 'a whole number 1-1023').refine((n) => n >= 1 && n <= 1023, {
       message: 'expected a whole number 1-1023 (a Linux bridge holds at most 1024 ports)',
     }),
+  ),
+  /** docker: one engine (DOCKER_HOST); swarm: DOCKER_HOST is a swarm manager, each instance a
+   * service placed on a node by the bot (engine/swarm.ts). */
+  engine: variable('SPREADSERVE_ENGINE', z.enum(['docker', 'swarm']).default('docker')),
+  /** Swarm: the constraints every instance's node must meet (a template's `placement` replaces them). */
+  placement: variable('SPREADSERVE_PLACEMENT', placementList),
+  /** Swarm: the address users reach each node's ports at, by node hostname (else the node's own). */
+  nodeAddresses: variable('SPREADSERVE_NODE_ADDRESSES', nodeMap('address', /^[A-Za-z0-9.:[\]-]+$/)),
+  /** Swarm: each node's own engine, by hostname (DOCKER_HOST syntax; tcp with DOCKER_TLS_VERIFY
+   * uses the same certificates): for activity samples and copying images to it. */
+  nodeEndpoints: variable(
+    'SPREADSERVE_NODE_ENDPOINTS',
+    nodeMap(
+      'engine',
+      /^(unix:\/\/\S+|tcp:\/\/[^\s/:@]+(:\d{1,5})?|ssh:\/\/([^\s/:@]+@)?[^\s/:@]+(:\d{1,5})?)$/,
+    ),
   ),
   /** Containers of this bot carry org.spreadserve.scope=<scope>; two bots on one host keep apart. */
   scope: variable(

@@ -5,6 +5,7 @@
 // waits for a running pass and the store's last write.
 import { DockerEngine } from '../engine/docker.ts';
 import type { DockerEngineOptions } from '../engine/docker-timeouts.ts';
+import { SwarmEngine } from '../engine/swarm.ts';
 import type { ContainerEngine } from '../engine/types.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import { withTimeout } from '../lib/concurrency.ts';
@@ -18,7 +19,8 @@ import type { Config } from './config.ts';
 import { Health } from './health.ts';
 import { AuditHistory } from './history.ts';
 import { Instances } from './instances.ts';
-import { logNotifier, type Notifier } from './notifier.ts';
+import { NodeWatch } from './node-watch.ts';
+import { logNotifier, type Notifier, type NotifyResult, tellOwnersLost } from './notifier.ts';
 import { type GroupDirectory, Policy } from './policy.ts';
 import { PortPool } from './port-pool.ts';
 import { Reclaimer } from './reclaim.ts';
@@ -80,10 +82,14 @@ export interface ServiceOptions {
   scheduled?: boolean;
   /** How long stop() waits for running work; STOP_TIMEOUT_MS when absent. */
   stopTimeoutMs?: number;
+  /** On Swarm (scheduled only): how often the node watch looks for lost instances. */
+  nodeWatchMs?: number;
 }
 
 /** How long start() waits for the first reconcile before it serves all the same. */
 const START_RECONCILE_TIMEOUT_MS = 10_000;
+/** How long telling one owner their instance was lost may take. */
+const TELL_LOST_TIMEOUT_MS = 10_000;
 /** How long stop() waits for running work before it gives up on it, so SIGTERM never waits forever. */
 const STOP_TIMEOUT_MS = 30_000;
 /** How often stop() looks whether the launches in flight have ended. */
@@ -101,10 +107,21 @@ export function dockerConnection(config: Config): DockerEngineOptions {
   };
 }
 
+/** The configured engine: one Docker engine, or a swarm through its manager (SPREADSERVE_ENGINE). */
+export function configuredEngine(config: Config): ContainerEngine {
+  const connection = dockerConnection(config);
+  if (config.engine === 'docker') return new DockerEngine(connection);
+  // Each node's own engine is reached like DOCKER_HOST: the same TLS files, SSH key, timeouts.
+  const nodeEndpoints = Object.fromEntries(
+    Object.entries(config.nodeEndpoints).map(([node, dockerHost]) => [node, { ...connection, dockerHost }]),
+  );
+  return new SwarmEngine({ ...connection, nodeAddresses: config.nodeAddresses, nodeEndpoints });
+}
+
 export async function createServices(config: Config, options: ServiceOptions): Promise<Services> {
   const { log } = options;
   const clock = options.clock ?? systemClock;
-  const bare = options.engine ?? new DockerEngine(dockerConnection(config));
+  const bare = options.engine ?? configuredEngine(config);
   const engine = options.instrument ? options.instrument(bare) : bare;
   const mainTemplates = options.templates ?? (await loadTemplates(config.templatesFile));
   // The templates file's and the saved ones, in one set every service shares (a save adds to it).
@@ -128,8 +145,18 @@ export async function createServices(config: Config, options: ServiceOptions): P
     scope: config.scope,
     buildTimeoutMs: config.buildTimeoutMs,
   });
-  const reconcileWith = (opts: { atStart: boolean }) =>
-    reconcile({ store, engine, pool, clock, log, scope: config.scope, launching: instances.launching }, opts);
+  const reconcileWith = async (opts: { atStart: boolean }) => {
+    const { launching, stopping } = instances;
+    const report = await reconcile(
+      { store, engine, pool, clock, log, scope: config.scope, launching, stopping },
+      opts,
+    );
+    // Told in the background: a pass (or the start) does not wait for Slack.
+    const bound = (call: Promise<NotifyResult>) =>
+      withTimeout(call, TELL_LOST_TIMEOUT_MS, 'no answer in time');
+    if (report.lost.length > 0) void tellOwnersLost(notifier, report.lost, log, bound);
+    return report;
+  };
   const reclaimer = new Reclaimer({
     store,
     engine,
@@ -159,6 +186,11 @@ export async function createServices(config: Config, options: ServiceOptions): P
   const schedule = options.scheduled
     ? createReclaimSchedule({ cron: config.reclaim.cron, reclaimer, log })
     : undefined;
+  // A multi-host engine loses nodes: their instances are closed within seconds, not at the next pass.
+  const watch =
+    options.scheduled && engine.nodes
+      ? new NodeWatch({ instances, reclaimer, log, intervalMs: options.nodeWatchMs })
+      : undefined;
   const usage = new UsageReports({ store, templates });
   const digest =
     options.scheduled && config.usageCron !== undefined
@@ -191,6 +223,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
       if (store.writable) await reconcileAtStart();
       schedule?.start();
       digest?.start();
+      watch?.start();
     },
     async stop() {
       const bound = options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
@@ -202,6 +235,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
         instances.cancelLaunches();
         await schedule?.stop();
         await digest?.stop();
+        await watch?.stop();
         waitingFor = 'a running reclaim pass';
         await reclaimer.idle();
         // A cancelled launch compensates through bounded engine calls: its last store write is

@@ -7,6 +7,7 @@ import type { Clock } from '../lib/clock.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { own } from '../lib/own.ts';
+import type { InstanceRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Config } from './config.ts';
@@ -23,7 +24,7 @@ export interface HandoffDeps {
   clock: Clock;
   log: Logger;
   notifier?: Notifier;
-  url(port: number): string;
+  url(record: Pick<InstanceRecord, 'port' | 'node'>): string;
 }
 
 export interface GiveResult {
@@ -78,7 +79,7 @@ export async function giveInstance(
     return {
       instance: name,
       template: record.template,
-      url: deps.url(record.port),
+      url: deps.url(record),
       from,
       to: receiver.id,
       by: actor.id,

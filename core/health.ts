@@ -23,6 +23,9 @@ export interface StatusReport extends Probe {
   /** `sampler`: how the pass reads activity, as a person reads it ("host counters (/proc)"). */
   reclaim: { lastPassAt?: number; nextPassAt?: number; lastSummary?: string; sampler?: string };
   failures: { at: number; instance?: string; error: string }[];
+  /** On Swarm: each node, whether new instances may go there, and how many of the bot's it runs
+   * (the pool above counts every node's ports). */
+  nodes?: { name: string; role: string; available: boolean; address: string; instances: number }[];
 }
 
 /** When the next scheduled reclaim pass runs (epoch ms), if a schedule runs. */
@@ -72,17 +75,42 @@ export class Health {
     };
   }
 
+  /** A multi-host engine's nodes; undefined on one host, or when they cannot be listed now (the
+   * probe says why). */
+  private async nodes() {
+    const { engine } = this.deps;
+    if (!engine.nodes) return undefined;
+    try {
+      return await engine.nodes();
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The probe, the instances, the pool and the reclaim pass, for on-call. */
   async status(): Promise<StatusReport> {
     const { store, pool, schedule, activity } = this.deps;
-    const [probe, sampler] = await Promise.all([this.probe(), activity?.describe()]);
+    const [probe, sampler, nodes] = await Promise.all([this.probe(), activity?.describe(), this.nodes()]);
     const doc = store.read();
     const records = Object.values(doc.instances);
     const starting = records.filter((r) => r.state === 'starting').length;
+    const onNode = (id: string) => records.filter((r) => r.node?.id === id).length;
     return {
       ...probe,
       instances: { running: records.length - starting, starting },
-      ports: pool.counts(doc),
+      ports: pool.counts(
+        doc,
+        nodes?.map((n) => n.id),
+      ),
+      ...(nodes && {
+        nodes: nodes.map(({ id, name, role, available, address }) => ({
+          name,
+          role,
+          available,
+          address,
+          instances: onNode(id),
+        })),
+      }),
       reclaim: {
         lastPassAt: doc.reclaim.lastPassAt,
         nextPassAt: schedule?.nextRunAt(),

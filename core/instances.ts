@@ -1,6 +1,6 @@
-// Instances: launch (its container half is core/launch.ts), stop, extend, logs, list. The store says who owns what and which ports are
-// handed out; Docker says what runs. Every store change goes through store.update.
-import { randomBytes } from 'node:crypto';
+// Instances: launch (its reservation is core/reservation.ts, its container half core/launch.ts),
+// stop, extend, logs, list. The store says who owns what and which ports are handed out; Docker
+// says what runs. Every store change goes through store.update.
 import type { ContainerEngine, ContainerSummary } from '../engine/types.ts';
 import type { Clock } from '../lib/clock.ts';
 import { formatDuration } from '../lib/duration.ts';
@@ -8,7 +8,7 @@ import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { isPrototypeKey, own } from '../lib/own.ts';
 import { SingleFlight } from '../lib/single-flight.ts';
-import type { InstanceRecord, StoreDoc } from '../store/schema.ts';
+import type { InstanceRecord } from '../store/schema.ts';
 import type { ReadonlyDoc, Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Config } from './config.ts';
@@ -18,9 +18,16 @@ import { LaunchSaga } from './launch.ts';
 import type { Notifier } from './notifier.ts';
 import { type Actor, requireOwnerOrAdmin, requireUser } from './policy.ts';
 import type { PortPool } from './port-pool.ts';
-import { assertQuota } from './quota.ts';
 import { closeRecord } from './records.ts';
-import { assertRunsOn, findTemplate, limitName, policyFor, type TemplateSet } from './templates.ts';
+import { reserveLaunch } from './reservation.ts';
+import {
+  assertRunsOn,
+  findTemplate,
+  limitName,
+  policyFor,
+  type Template,
+  type TemplateSet,
+} from './templates.ts';
 
 export type { InstanceRecord };
 
@@ -29,7 +36,10 @@ export interface InstanceDeps {
   engine: ContainerEngine;
   pool: PortPool;
   templates: TemplateSet;
-  config: Pick<Config, 'scope' | 'bindIp' | 'publicUrl' | 'maxInstancesPerUser' | 'reclaim' | 'networkSize'>;
+  config: Pick<
+    Config,
+    'scope' | 'bindIp' | 'publicUrl' | 'maxInstancesPerUser' | 'reclaim' | 'networkSize' | 'placement'
+  >;
   clock: Clock;
   log: Logger;
   /** Tells both owners of an instance given away; absent: nobody is told. */
@@ -57,14 +67,20 @@ export class Instances {
   readonly launching = new Set<string>();
   private readonly saga: LaunchSaga;
   /** Stops in flight, by instance name. */
-  private readonly stopping = new Map<string, Promise<InstanceRecord>>();
+  readonly stopping = new Map<string, Promise<InstanceRecord>>();
 
   constructor(private readonly deps: InstanceDeps) {
     this.saga = new LaunchSaga(deps);
   }
 
-  url(port: number): string {
-    return `${this.deps.config.publicUrl}:${port}`;
+  /** Where users reach an instance: SPREADSERVE_PUBLIC_URL and its port, or on Swarm its node's
+   * address (with the public URL's scheme) and its port there. */
+  url(record: Pick<InstanceRecord, 'port' | 'node'>): string {
+    const { publicUrl } = this.deps.config;
+    if (!record.node) return `${publicUrl}:${record.port}`;
+    const { address } = record.node;
+    const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+    return `${new URL(publicUrl).protocol}//${host}:${record.port}`;
   }
 
   get(name: string): InstanceRecord {
@@ -100,13 +116,20 @@ export class Instances {
     // update runs while this one is being written must see it as in flight, not as a dead launch.
     let inFlight: string | undefined;
     try {
-      const { name, port } = await store.update((doc) => {
-        const reserved = this.reserve(doc, request, template.name, clock.now());
+      // On Swarm, where it may run: asked before the update (an engine call), chosen inside it.
+      const nodes = engine.nodes ? await engine.nodes(this.placementOf(template)) : undefined;
+      const { name, port, node } = await store.update((doc) => {
+        const reserved = reserveLaunch(
+          this.deps,
+          doc,
+          { ...request, template: template.name, policy: this.policyOf(template.name), nodes },
+          clock.now(),
+        );
         this.launching.add(reserved.name); // after the checks: a refused launch adds nothing
         inFlight = reserved.name;
         return reserved;
       });
-      const record = await this.saga.start(name, template, port, owner, request.onProgress);
+      const record = await this.saga.start(name, template, port, node, owner, request.onProgress);
       await this.auditPastLifetime(request, record);
       return record;
     } finally {
@@ -133,40 +156,6 @@ export class Instances {
         'could not audit a launch past MAX_LIFETIME',
       );
     }
-  }
-
-  /** Inside a store update: checks the name and the quota, reserves a port, records it starting. */
-  private reserve(
-    doc: StoreDoc,
-    request: LaunchRequest,
-    template: string,
-    now: number,
-  ): { name: string; port: number } {
-    const { pool, config } = this.deps;
-    const owner = request.actor.id;
-    const max = this.policyOf(template).maxLifetimeMs;
-    // A user's --ttl stops at the lifetime cap; an admin's may go past it (the launch's audit says so).
-    const ttlMs =
-      request.ttlMs !== undefined && max !== undefined && request.actor.role !== 'admin'
-        ? Math.min(request.ttlMs, max)
-        : (request.ttlMs ?? max);
-    const name = request.name ?? freeName(doc, template);
-    if (Object.hasOwn(doc.instances, name)) {
-      throw new UserError('conflict', `The name ${name} is taken; choose another with --name.`);
-    }
-    assertQuota(doc, config, request.actor, 'you', this.deps.templates.get(template));
-    const port = pool.reserve(doc, name, now);
-    doc.instances[name] = {
-      name,
-      owner,
-      template,
-      port,
-      state: 'starting',
-      createdAt: now,
-      lastActivityAt: now,
-      expiresAt: ttlMs === undefined ? undefined : now + ttlMs,
-    };
-    return { name, port };
   }
 
   /** Stops and removes the container, then closes the record and frees the port. The reclaim
@@ -202,7 +191,7 @@ export class Instances {
 
   /** Hands an instance to another user, for its owner or an admin (core/handoff.ts). */
   give(actor: Actor, name: string, receiver: Actor): Promise<GiveResult> {
-    return giveInstance({ ...this.deps, url: (port) => this.url(port) }, actor, name, receiver);
+    return giveInstance({ ...this.deps, url: (record) => this.url(record) }, actor, name, receiver);
   }
 
   /** Marks an instance active now, postpones its idle reclaim and cancels a pending warning. */
@@ -278,6 +267,11 @@ export class Instances {
     return { until, cap };
   }
 
+  /** Swarm: the constraints a template's instances' node must meet. */
+  private placementOf(template: Template): readonly string[] {
+    return template.placement ?? this.deps.config.placement;
+  }
+
   /** The reclaim and quota settings of a template's instances: its own, else the global ones. */
   policyOf(template: string) {
     return policyFor(this.deps.templates, template, this.deps.config);
@@ -323,7 +317,7 @@ export class Instances {
             : container.state === 'running'
               ? 'running'
               : 'exited';
-      return { record, state, url: this.url(record.port) };
+      return { record, state, url: this.url(record) };
     });
   }
 }
@@ -339,10 +333,3 @@ function reservedName(name: string): UserError {
 }
 
 /** A free generated name: the template's name and a short random suffix. */
-function freeName(doc: StoreDoc, template: string): string {
-  for (let i = 0; i < 20; i++) {
-    const name = `${template.slice(0, 34)}-${randomBytes(2).toString('hex')}`;
-    if (!Object.hasOwn(doc.instances, name)) return name;
-  }
-  throw new UserError('conflict', 'Could not find a free name; choose one with --name.');
-}

@@ -9,7 +9,7 @@ import type { Clock } from '../lib/clock.ts';
 import { formatDuration } from '../lib/duration.ts';
 import { describeError, UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
-import type { InstanceRecord } from '../store/schema.ts';
+import type { InstanceNode, InstanceRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import type { Config } from './config.ts';
@@ -63,9 +63,9 @@ export class LaunchSaga {
     this.shutdown.abort();
   }
 
-  /** Where the bot itself probes a published port. */
-  private probeUrl(port: number, path: string): string {
-    const ip = this.deps.config.bindIp;
+  /** Where the bot itself probes a published port: on Swarm, at the node's address. */
+  private probeUrl(port: number, path: string, node: InstanceNode | undefined): string {
+    const ip = node?.address ?? this.deps.config.bindIp;
     const host = ip === '0.0.0.0' ? '127.0.0.1' : ip === '::' ? '[::1]' : ip.includes(':') ? `[${ip}]` : ip;
     return `http://${host}:${port}${path}`;
   }
@@ -75,6 +75,7 @@ export class LaunchSaga {
     name: string,
     template: Template,
     firstPort: number,
+    node: InstanceNode | undefined,
     owner: string,
     onProgress?: (line: string) => void,
   ): Promise<InstanceRecord> {
@@ -82,8 +83,9 @@ export class LaunchSaga {
     let port = firstPort;
     let containerId: string | undefined;
     try {
-      // Only a Linux engine joins the bot's own networks (a Windows one has no bridge driver).
-      const onOwnNetwork = (await engine.platform()).os === 'linux';
+      // Only a Linux engine joins the bot's own networks (a Windows one has no bridge driver); on
+      // Swarm each task sits on its node's default bridge (the bot's bridges are one host's).
+      const onOwnNetwork = node === undefined && (await engine.platform()).os === 'linux';
       const network = onOwnNetwork ? this.placement.place(store.read(), name) : undefined;
       for (let attempt = 0; ; attempt++) {
         try {
@@ -108,6 +110,7 @@ export class LaunchSaga {
             readOnly: template.readOnly,
             user: template.user,
             isolation: template.isolation,
+            node: node?.id,
             network:
               network === undefined ? undefined : { name: network, labels: managedFilter(config.scope) },
           });
@@ -116,15 +119,15 @@ export class LaunchSaga {
           if (!(err instanceof UserError && err.kind === 'port-taken') || attempt >= PORT_RETRIES) throw err;
           const taken = port;
           port = await store.update((doc) => {
-            pool.setAside(doc, taken, 'held by another process', clock.now());
+            pool.setAside(doc, taken, 'held by another process', clock.now(), node?.id);
             audit(doc, {
               at: clock.now(),
               actor: owner,
               action: 'set-aside',
               instance: name,
-              reason: `port ${taken}`,
+              reason: node ? `port ${taken} on node ${node.name}` : `port ${taken}`,
             });
-            const next = pool.reserve(doc, name, clock.now());
+            const next = pool.reserve(doc, name, clock.now(), node?.id);
             const record = doc.instances[name];
             if (record) record.port = next;
             return next;
@@ -136,9 +139,10 @@ export class LaunchSaga {
           onProgress?.(`Port ${taken} is held by another process; trying ${port}.`);
         }
       }
-      onProgress?.(`Container started on port ${port}; waiting for ${template.healthPath} to answer.`);
+      const where = node ? `port ${port} of node ${node.name}` : `port ${port}`;
+      onProgress?.(`Container started on ${where}; waiting for ${template.healthPath} to answer.`);
       const id = containerId;
-      const healthy = await waitForHttp(this.probeUrl(port, template.healthPath), {
+      const healthy = await waitForHttp(this.probeUrl(port, template.healthPath, node), {
         timeoutMs: template.startTimeoutMs,
         signal: this.shutdown.signal,
         stillAlive: async () => {
@@ -173,7 +177,7 @@ export class LaunchSaga {
         record.containerId = id;
         record.network = network;
         record.lastActivityAt = clock.now();
-        pool.markInUse(doc, port, name, clock.now());
+        pool.markInUse(doc, port, name, clock.now(), node?.id);
         audit(doc, {
           at: clock.now(),
           actor: owner,

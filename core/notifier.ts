@@ -1,7 +1,8 @@
 // What the reclaim pass tells people, and the data it tells them with. The core knows nothing
 // of Slack: bot/notifier.ts sends these as DMs and channel messages, cli/notifier.ts prints them.
-import { type ErrorLog, publicReason } from '../lib/errors.ts';
-import type { ReconcileReport } from './reconcile.ts';
+import { describeError, type ErrorLog, publicReason } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { LostInstance, ReconcileReport } from './reconcile.ts';
 import type { UsageReport } from './usage-report.ts';
 
 export type ReclaimReason = 'idle' | 'ttl';
@@ -132,6 +133,32 @@ export interface Notifier {
   instanceGiven?(handoff: Handoff): Promise<NotifyResult[]>;
   /** The weekly usage digest (USAGE_CRON) for the ops channel. Optional: without it, only logged. */
   usageDigest?(report: UsageReport): Promise<void>;
+  /** Tells an owner their running instance is gone (its container exited or vanished; on Swarm its
+   * node was lost), its record closed and its port free. Optional: without it only the ops summary
+   * and the audit trail say so. Throws when the message failed. */
+  tellLost?(lost: LostInstance): Promise<NotifyResult>;
+}
+
+/** Tells the owners of lost instances, when the notifier can; each bounded, never throws (a
+ * failure is logged: the record is closed and audited either way). */
+export async function tellOwnersLost(
+  notifier: Notifier,
+  lost: readonly LostInstance[],
+  log: Pick<Logger, 'warn'>,
+  bound: (call: Promise<NotifyResult>) => Promise<NotifyResult>,
+): Promise<void> {
+  const tell = notifier.tellLost?.bind(notifier);
+  if (!tell) return;
+  for (const l of lost) {
+    try {
+      await bound(tell(l));
+    } catch (err) {
+      log.warn(
+        { instance: l.instance, owner: l.owner, err: describeError(err) },
+        'could not tell the owner of a lost instance',
+      );
+    }
+  }
 }
 
 /** An instance handed from one user to another (`give`), by one of them or an admin. */

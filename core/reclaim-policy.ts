@@ -36,8 +36,9 @@ export type ActivitySample = NonNullable<InstanceRecord['lastSample']>;
 
 export interface PolicyInput {
   record: Readonly<InstanceRecord>;
-  /** The counters just read. */
-  sample: Readonly<NetworkSample>;
+  /** The counters just read; undefined when none can be (a Swarm node with no engine endpoint):
+   * then only its time limit is judged. */
+  sample: Readonly<NetworkSample> | undefined;
   settings: Readonly<ReclaimSettings>;
   now: number;
   /** False on the first pass after the bot starts: it only samples. */
@@ -54,10 +55,11 @@ export type Decision = { kind: 'none' } | Due;
 
 /** The policy's answer for one instance: what its sample showed, its next state, and what is due. */
 export interface Verdict {
-  /** baseline: its first sample; used: it sent more than the floor since the last one; idle: it did not. */
-  activity: 'baseline' | 'idle' | 'used';
+  /** baseline: its first sample; used: it sent more than the floor since the last one; idle: it did
+   * not; unmeasured: no counters could be read (time limits only). */
+  activity: 'baseline' | 'idle' | 'used' | 'unmeasured';
   /** The record's next lastSample: these counters, and the sums since its last activity. */
-  lastSample: ActivitySample;
+  lastSample: ActivitySample | undefined;
   /** The record's next lastActivityAt: `now` when used, else unchanged. */
   lastActivityAt: number;
   /** Its pending warning is cancelled (before a new one, when `decision` warns again). */
@@ -71,6 +73,17 @@ const NOTHING: Decision = { kind: 'none' };
 
 export function reclaimPolicy(input: PolicyInput): Verdict {
   const { record, sample, settings, now } = input;
+  if (sample === undefined) {
+    // No counters: nothing learnt about its traffic; its time limit still holds.
+    const seen = {
+      activity: 'unmeasured',
+      lastSample: record.lastSample,
+      lastActivityAt: record.lastActivityAt,
+    } as const;
+    if (!input.judge) return { ...seen, withdraw: false, decision: NOTHING };
+    const judged = judge(record, false, settings, now, input.quiet);
+    return { ...seen, withdraw: judged.withdraw, decision: judged.decision };
+  }
   const prev = record.lastSample;
   const sent = prev ? counterDelta(prev.txBytes, sample.txBytes) : 0;
   const received = prev ? counterDelta(prev.rxBytes, sample.rxBytes) : 0;

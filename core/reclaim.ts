@@ -195,7 +195,7 @@ export class Reclaimer {
     const { store, instances } = this.deps;
     const targets = Object.values(store.read().instances)
       .filter((r) => r.state === 'running' && !instances.launching.has(r.name))
-      .map((r) => ({ name: r.name, container: r.containerId ?? containerName(r.name) }));
+      .map((r) => ({ name: r.name, container: r.containerId ?? containerName(r.name), node: r.node?.id }));
     return this.activity.sampleAll(targets);
   }
 
@@ -253,7 +253,7 @@ export class Reclaimer {
   /** The instance a decision is about, and why, as warnings and actions name it. */
   private subjectOf(p: Planned): ReclaimSubject {
     const { name, owner, template, port } = p.record;
-    const url = this.deps.instances.url(port);
+    const url = this.deps.instances.url(p.record);
     return { instance: name, owner, template, port, url, reason: p.reason, evidence: p.evidence };
   }
 

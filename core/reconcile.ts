@@ -7,11 +7,12 @@ import type { ContainerEngine, ContainerSummary } from '../engine/types.ts';
 import type { Clock } from '../lib/clock.ts';
 import { publicReason } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import { own } from '../lib/own.ts';
 import type { Store } from '../store/store.ts';
 import { audit } from './audit.ts';
 import { byInstance, LABEL, managedFilter } from './labels.ts';
 import { networkPosition } from './networks.ts';
-import type { PortPool } from './port-pool.ts';
+import { type PortPool, portHosts, portTable } from './port-pool.ts';
 import { closeRecord } from './records.ts';
 
 export interface ReconcileReport {
@@ -27,9 +28,23 @@ export interface ReconcileReport {
   orphans: string[];
   /** Ports held by no instance (a launch that never finished, or set aside at start): freed. */
   freedPorts: number[];
+  /** The running instances among `closed` and `exited`, with what their owners are told. */
+  lost: LostInstance[];
   /** What could not be done (a container not adopted, an exited one not removed), and why, as a
    * person may read it: an internal error shows as "internal error (ref …)", its detail in the log. */
   problems: string[];
+}
+
+/** A running instance whose container was gone or had exited (on Swarm: its node was lost). */
+export interface LostInstance {
+  instance: string;
+  owner: string;
+  template: string;
+  /** Its Swarm node's name. */
+  node?: string;
+  /** Docker's last word on it ("Exited (137) 2 seconds ago", "Lost: node sswork is down"), or
+   * "its container was gone". */
+  why: string;
 }
 
 export interface ReconcileDeps {
@@ -41,6 +56,9 @@ export interface ReconcileDeps {
   scope: string;
   /** Instance names with a launch in flight in this process. */
   launching: ReadonlySet<string>;
+  /** Instance names with a stop in flight in this process: their containers go first, their
+   * records close after, so a listing between the two must not take them for lost. */
+  stopping?: { has(name: string): boolean };
 }
 
 /** How long a container of this scope may sit `created` with no record before it counts as left
@@ -51,7 +69,7 @@ export async function reconcile(
   deps: ReconcileDeps,
   options: { atStart: boolean },
 ): Promise<ReconcileReport> {
-  const { store, engine, pool, clock, log, scope, launching } = deps;
+  const { store, engine, pool, clock, log, scope, launching, stopping } = deps;
   const report: ReconcileReport = {
     adopted: [],
     closed: [],
@@ -59,13 +77,21 @@ export async function reconcile(
     orphans: [],
     freedPorts: [],
     problems: [],
+    lost: [],
   };
   // What the store held and what was in flight when Docker was asked: a record made, or a launch
   // begun or ended, after that cannot be judged by this listing.
   const listedAt = new Map(Object.values(store.read().instances).map((r) => [r.name, r.createdAt]));
   const inFlightAtList = new Set(launching);
-  const busy = (name: string) => inFlightAtList.has(name) || launching.has(name);
+  const stoppingAtList = new Set([...Object.keys(store.read().instances)].filter((n) => stopping?.has(n)));
+  const busy = (name: string) =>
+    inFlightAtList.has(name) ||
+    launching.has(name) ||
+    stoppingAtList.has(name) ||
+    stopping?.has(name) === true;
   const byName = byInstance(await engine.list(managedFilter(scope)));
+  // On Swarm, the nodes an adopted instance may be on (its port is that node's).
+  const nodes = engine.nodes ? new Map((await engine.nodes()).map((n) => [n.id, n])) : undefined;
   for (const name of [...byName.keys()]) if (busy(name)) byName.delete(name);
 
   // Exited containers are removed first; their entries then close like any missing one.
@@ -111,14 +137,19 @@ export async function reconcile(
     for (const record of Object.values(doc.instances)) {
       if (busy(record.name) || listedAt.get(record.name) !== record.createdAt) continue;
       if (!byName.has(record.name)) {
-        const exited = report.exited.some((e) => e.instance === record.name);
+        const exited = report.exited.find((e) => e.instance === record.name);
         if (!exited) report.closed.push(record.name);
+        if (record.state === 'running') {
+          const { name: instance, owner, template } = record;
+          const why = exited ? exited.status : 'its container was gone';
+          report.lost.push({ instance, owner, template, node: record.node?.name, why });
+        }
         closeRecord(doc, pool, record.name, {
           at: now,
           actor: 'schedule',
           action: 'close',
           reason: exited
-            ? 'its container had exited'
+            ? `its container had exited (${exited.status})`
             : record.state === 'starting'
               ? 'its launch was interrupted'
               : 'its container was gone',
@@ -133,11 +164,17 @@ export async function reconcile(
       // The launcher: a `give` changes only the store's record (core/handoff.ts), which wins when there is one.
       const owner = c.labels[LABEL.owner];
       const template = c.labels[LABEL.template];
-      const holder = doc.ports[port];
       if (!Number.isInteger(port) || !owner || !template) {
         report.problems.push(`${name}: its container ${c.name} lacks the owner, template or port label`);
         continue;
       }
+      const node = nodes && c.node !== undefined ? nodes.get(c.node) : undefined;
+      if (nodes && !node) {
+        report.problems.push(`${name}: it runs on a node the swarm does not list (${c.node ?? 'none'})`);
+        continue;
+      }
+      const table = portTable(doc, node?.id);
+      const holder = Object.hasOwn(table, port) ? table[port] : undefined;
       if (holder?.instance && holder.instance !== name && doc.instances[holder.instance]) {
         report.problems.push(`${name}: its port ${port} is recorded for ${holder.instance}`);
         continue;
@@ -151,10 +188,11 @@ export async function reconcile(
         containerId: c.id,
         // Counted on its network by the placement of later launches (core/networks.ts).
         network: c.networks?.find((n) => networkPosition(scope, n) !== null),
+        node: node && { id: node.id, name: node.name, address: node.address },
         createdAt: c.createdAt,
         lastActivityAt: now,
       };
-      pool.markInUse(doc, port, name, now);
+      pool.markInUse(doc, port, name, now, node?.id);
       report.adopted.push(name);
       audit(doc, {
         at: now,
@@ -165,16 +203,20 @@ export async function reconcile(
         reason: 'found running in Docker',
       });
     }
-    for (const [key, entry] of Object.entries(doc.ports)) {
-      const held = entry.instance !== undefined && doc.instances[entry.instance] !== undefined;
-      const inFlight = entry.instance !== undefined && busy(entry.instance);
-      // Set-aside ports get a fresh chance after a restart: a launch sets them aside again if still held.
-      if (
-        (entry.state !== 'set-aside' && !held && !inFlight) ||
-        (entry.state === 'set-aside' && options.atStart)
-      ) {
-        pool.release(doc, Number(key));
-        report.freedPorts.push(Number(key));
+    for (const host of portHosts(doc)) {
+      for (const [key, entry] of Object.entries(portTable(doc, host))) {
+        const holder = entry.instance === undefined ? undefined : own(doc.instances, entry.instance);
+        // Held by an open record on this very host (a record's port on another node does not count).
+        const held = holder !== undefined && holder.node?.id === host;
+        const inFlight = entry.instance !== undefined && busy(entry.instance);
+        // Set-aside ports get a fresh chance after a restart: a launch sets them aside again if still held.
+        if (
+          (entry.state !== 'set-aside' && !held && !inFlight) ||
+          (entry.state === 'set-aside' && options.atStart)
+        ) {
+          pool.release(doc, Number(key), undefined, host);
+          report.freedPorts.push(Number(key));
+        }
       }
     }
   });

@@ -16,7 +16,7 @@ export function closeRecord(
 ): void {
   const record = doc.instances[name];
   if (!record) return;
-  pool.release(doc, record.port, name);
+  pool.release(doc, record.port, name, record.node?.id);
   delete doc.instances[name];
   if (why) {
     const { at, actor, action, reason } = why;

@@ -99,6 +99,7 @@ export function templateFields(t: Template): Record<string, unknown> {
     ...(t.user !== undefined ? { user: t.user } : {}),
     platform: t.platform,
     ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
+    ...(t.placement !== undefined ? { placement: t.placement } : {}),
     ...policy,
   };
 }

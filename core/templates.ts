@@ -7,6 +7,7 @@ import type { EngineOs, EnginePlatform, WindowsIsolation } from '../engine/types
 import { DURATION_HINT, durationSchema } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
 import { type Config, ConfigError } from './config.ts';
+import { PLACEMENT_HINT, PLACEMENT_RE } from './config-values.ts';
 import { NAME_RE } from './labels.ts';
 
 const memoryRe = /^(\d+)([kmg])?$/i;
@@ -109,6 +110,8 @@ const templateSchema = z
     platform: z.enum(['linux', 'windows']).default('linux'),
     /** Windows only: process isolation (the host's kernel) or Hyper-V (a utility VM each). */
     isolation: z.enum(['process', 'hyperv']).optional(),
+    /** Swarm only: the constraints its instances' node must meet, in place of SPREADSERVE_PLACEMENT. */
+    placement: z.array(z.string().regex(PLACEMENT_RE, `expected ${PLACEMENT_HINT}`)).optional(),
     // The reclaim policy and quota of its instances; each one absent is its global default.
     idleTimeout: policyDuration,
     idleWarning: policyDuration,
@@ -179,6 +182,8 @@ export interface Template {
   platform: EngineOs;
   /** Windows only; the engine's default isolation when absent. */
   isolation?: WindowsIsolation;
+  /** Swarm only: where its instances may run (Swarm constraints); SPREADSERVE_PLACEMENT when absent. */
+  placement?: string[];
   /** The reclaim and quota settings it sets itself; policyFor fills in the global defaults. */
   policy: Partial<Record<PolicyField, number>>;
 }
@@ -310,6 +315,7 @@ export function parseTemplates(text: string, baseDir: string, source = 'template
       ...(t.user !== undefined ? { user: t.user } : {}),
       platform: t.platform,
       ...(t.isolation !== undefined ? { isolation: t.isolation } : {}),
+      ...(t.placement !== undefined ? { placement: t.placement } : {}),
       policy: ownPolicy(t),
     });
   }

@@ -20,7 +20,8 @@ export function inconsistency(doc: StoreDoc, raw?: unknown): string | null {
         return `holds instance ${shown(key)}, which is not a valid instance name`;
     }
   }
-  const portOwner = new Map<number, string>();
+  // A port is unique per host: the one host's, or each Swarm node's.
+  const portOwner = new Map<string, string>();
   for (const [key, record] of Object.entries(doc.instances)) {
     const at = `instance ${shown(key)}`;
     if (record.name !== key) return `holds ${at} whose name is ${shown(record.name)}`;
@@ -29,18 +30,24 @@ export function inconsistency(doc: StoreDoc, raw?: unknown): string | null {
     if (!Number.isInteger(port) || port < 1 || port > 65_535) {
       return `holds ${at} on port ${port}, outside 1-65535`;
     }
-    const other = portOwner.get(port);
+    const node = record.node?.id;
+    const hostPort = `${node ?? ''}/${port}`;
+    const other = portOwner.get(hostPort);
     if (other !== undefined) return `holds ${at} on port ${port}, which instance ${shown(other)} also has`;
-    portOwner.set(port, key);
-    const entry = Object.hasOwn(doc.ports, String(port)) ? doc.ports[String(port)] : undefined;
+    portOwner.set(hostPort, key);
+    const nodePorts = doc.nodePorts ?? {};
+    const table = node === undefined ? doc.ports : Object.hasOwn(nodePorts, node) ? nodePorts[node] : {};
+    const entry = table && Object.hasOwn(table, String(port)) ? table[String(port)] : undefined;
     if (entry?.instance !== key || entry.state === 'set-aside') {
       const holder = entry === undefined ? 'nothing' : entry.instance ? shown(entry.instance) : entry.state;
       return `holds ${at} on port ${port}, but its port map entry names ${holder}`;
     }
   }
-  for (const key of Object.keys(doc.ports)) {
-    const port = Number(key);
-    if (port < 1 || port > 65_535) return `holds port map entry ${key}, outside 1-65535`;
+  for (const table of [doc.ports, ...Object.values(doc.nodePorts ?? {})]) {
+    for (const key of Object.keys(table)) {
+      const port = Number(key);
+      if (port < 1 || port > 65_535) return `holds port map entry ${key}, outside 1-65535`;
+    }
   }
   return null;
 }

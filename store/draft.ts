@@ -17,6 +17,8 @@ export class Draft {
       // Port entries are replaced, never changed in place (the pool freezes the ones it makes),
       // so copying the map is enough: taking a port stays cheap as the pool fills.
       ports: (ports) => ({ ...ports }),
+      nodePorts: (tables) =>
+        tables && Object.fromEntries(Object.entries(tables).map(([k, v]) => [k, { ...v }])),
       reclaim: structuredClone,
       builds: (a) => a.slice(),
       audit: (a) => a.slice(),

@@ -17,6 +17,8 @@ const instanceSchema = z.object({
   /** The bot's bridge network it joined (core/networks.ts); absent in records from before it was
    * recorded (they are on the first), and on engines without one (Windows). */
   network: z.string().optional(),
+  /** The Swarm node it runs on (its port is reserved on that node); absent on a single host. */
+  node: z.object({ id: z.string(), name: z.string(), address: z.string() }).optional(),
   createdAt: epochMs,
   lastActivityAt: epochMs,
   /** Reclaim due at this time whatever the traffic (from --ttl or MAX_LIFETIME). */
@@ -38,6 +40,8 @@ const instanceSchema = z.object({
     .optional(),
 });
 export type InstanceRecord = z.infer<typeof instanceSchema>;
+/** The Swarm node an instance runs on. */
+export type InstanceNode = NonNullable<InstanceRecord['node']>;
 
 const portEntrySchema = z.object({
   state: z.enum(['reserved', 'in-use', 'set-aside']),
@@ -116,8 +120,13 @@ export const storeDocSchema = z.object({
   version: z.literal(STORE_VERSION),
   /** Open instances by name. */
   instances: z.record(z.string(), instanceSchema),
-  /** Ports that are not free, by port number. */
+  /** Ports that are not free, by port number (the one host's, or no node's on Swarm). */
   ports: z.record(z.string().regex(/^\d+$/), portEntrySchema),
+  /** On Swarm, each node's ports that are not free, by node id then port number: a port is
+   * free or taken on each node (host-mode publishing). Absent on a single host. */
+  nodePorts: z
+    .record(z.string().regex(/^[a-z0-9]{1,64}$/), z.record(z.string().regex(/^\d+$/), portEntrySchema))
+    .optional(),
   builds: z.array(buildRecordSchema),
   audit: z.array(auditEntrySchema),
   reclaim: z.object({

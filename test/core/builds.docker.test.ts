@@ -219,7 +219,7 @@ describe('the commit strategy (the tech note’s two steps)', () => {
     const record = await services.instances.launch({ actor: admin, template: 'demo', name: 'builds-demo' });
     try {
       // from outside, on the published port
-      const body = await waitForHttp200(`${services.instances.url(record.port)}/`);
+      const body = await waitForHttp200(`${services.instances.url(record)}/`);
       expect(body).toContain('SpreadServe 0.3.1 (demo)');
       expect(body).toContain(`<code id="ssroot">${SSROOT}</code>`);
       expect(body).toContain('<b id="instance">builds-demo</b>');
@@ -236,7 +236,7 @@ describe('the commit strategy (the tech note’s two steps)', () => {
     } finally {
       await services.instances.stop(admin, 'builds-demo');
     }
-    expect(await httpGet(`${services.instances.url(record.port)}/`, 500)).toBeNull();
+    expect(await httpGet(`${services.instances.url(record)}/`, 500)).toBeNull();
   });
 
   it('a failing installer: the error names exit code 23 and shows its output; no container, no tag', async () => {

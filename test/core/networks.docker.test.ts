@@ -108,7 +108,7 @@ describe('spreading instances over networks', () => {
     // and each record names the network Docker reports its container on
     for (const r of records) expect(services.store.read().instances[r.name]?.network).toBe(networkOf(r.name));
     // and every instance's URL answers
-    for (const r of records) await waitForHttp200(services.instances.url(r.port));
+    for (const r of records) await waitForHttp200(services.instances.url(r));
   }, 120_000);
 
   it('labels each network with the scope and turns inter-container traffic off', () => {
@@ -132,7 +132,7 @@ describe('spreading instances over networks', () => {
     // then it joins the first network, not the third one that has room too
     expect(networkOf('spread6')).toBe(NET1);
     expect(countsInDocker()).toEqual({ [NET1]: 2, [NET2]: 2, [NET3]: 1 });
-    await waitForHttp200(services.instances.url(record.port));
+    await waitForHttp200(services.instances.url(record));
   }, 60_000);
 
   it('keeps placing correctly after a restart on the same store', async () => {

@@ -82,3 +82,34 @@ describe('port pool', () => {
     expect(await reopened.update((doc) => pool.reserve(doc, 'c', 1))).toBe(30002);
   });
 });
+
+describe('port pool on Swarm: one table per node', () => {
+  const MGR = 'mgr0node0id';
+  const WORK = 'work0node0id';
+
+  it('hands the same lowest port out on each node, and keeps each node apart', async () => {
+    const { store, pool } = await poolOf('30000-30009');
+    // given reservations on two nodes and on no node at all
+    const on = (node: string | undefined, name: string) =>
+      store.update((doc) => pool.reserve(doc, name, 1, node));
+    const ports = [await on(MGR, 'a'), await on(WORK, 'b'), await on(MGR, 'c'), await on(undefined, 'd')];
+
+    // then each node (and the single host) starts from the lowest port of its own
+    expect(ports).toEqual([30000, 30000, 30001, 30000]);
+    expect(Object.keys(store.read().nodePorts?.[MGR] ?? {})).toEqual(['30000', '30001']);
+    expect(Object.keys(store.read().nodePorts?.[WORK] ?? {})).toEqual(['30000']);
+    // and counting over both nodes counts the pool twice
+    expect(pool.counts(store.read(), [MGR, WORK])).toMatchObject({ total: 20, reserved: 3, free: 17 });
+
+    // when a port is set aside on the worker only, the manager's same port is untouched
+    await store.update((doc) => pool.setAside(doc, 30001, 'held by another process', 1, WORK));
+    expect(await on(WORK, 'e')).toBe(30002);
+    await store.update((doc) => pool.release(doc, 30001, 'c', MGR));
+    expect(await on(MGR, 'f')).toBe(30001);
+
+    // and a reopened store and a new pool agree (the tables are in the file)
+    const reopened = await Store.open(store.file);
+    const again = new PortPool(parsePortRanges('30000-30009')!, reopened.read());
+    expect(again.counts(reopened.read(), [WORK])).toMatchObject({ reserved: 2, setAside: [30001] });
+  });
+});

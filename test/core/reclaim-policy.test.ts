@@ -318,7 +318,7 @@ describe('the first pass after the bot starts', () => {
     const v = decide(overdue, { sent: 10 }, false);
     expect(v.decision).toEqual({ kind: 'none' });
     expect(v.withdraw).toBe(false);
-    expect(v.lastSample.at).toBe(NOW);
+    expect(v.lastSample?.at).toBe(NOW);
 
     const idleOverdue = decide(record({ warning: pending('idle', NOW - HOUR) }), {}, false);
     expect(idleOverdue).toMatchObject({ withdraw: false, decision: { kind: 'none' } });
@@ -332,6 +332,44 @@ describe('the first pass after the bot starts', () => {
       lastActivityAt: NOW,
       decision: { kind: 'none' },
     });
+  });
+});
+
+describe('an instance whose counters cannot be read (a Swarm node with no engine endpoint)', () => {
+  const unmeasured = (r: InstanceRecord, judge = true) =>
+    reclaimPolicy(deepFreeze({ record: r, sample: undefined, settings: SETTINGS, now: NOW, judge }));
+
+  it('is never judged idle, however long since its last use, and keeps its last sample', () => {
+    // given an instance idle for 3 h (past IDLE_TIMEOUT) on a node the bot cannot sample
+    const r = record();
+
+    // when a pass has no counters for it
+    const v = unmeasured(r);
+
+    // then nothing is due and nothing it knew changes
+    expect(v).toEqual({
+      activity: 'unmeasured',
+      lastSample: r.lastSample,
+      lastActivityAt: r.lastActivityAt,
+      withdraw: false,
+      decision: { kind: 'none' },
+    });
+  });
+
+  it('is still warned, then reclaimed, when its time limit runs out', () => {
+    // given one whose time limit ran out a minute ago
+    const r = record({ expiresAt: NOW - MIN });
+
+    // when a pass has no counters for it, then it is warned for the time limit
+    expect(unmeasured(r).decision).toMatchObject({ kind: 'warn', reason: 'ttl', deadline: NOW + GRACE });
+
+    // and once that warning's deadline passed, it is reclaimed
+    const warned = record({ expiresAt: NOW - HOUR, warning: pending('ttl', NOW - GRACE) });
+    expect(unmeasured(warned).decision).toMatchObject({ kind: 'reclaim', reason: 'ttl' });
+  });
+
+  it('decides nothing on the first pass after a start, as any instance', () => {
+    expect(unmeasured(record({ expiresAt: NOW - MIN }), false).decision).toEqual({ kind: 'none' });
   });
 });
 
