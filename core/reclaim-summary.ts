@@ -61,8 +61,15 @@ function passLine(r: ReclaimReport): string {
     const first = r.failures.at(-1)?.error ?? 'unknown error';
     return `Reclaim pass failed ${took}: ${first}`;
   }
+  // What reconcile tidied up is news on any pass, the first one after a start included (on Swarm
+  // the node watch's pass after a node loss may be that one).
+  const tidied: string[] = [];
+  const gone = r.cleaned.closed.length + r.cleaned.exited.length;
+  if (gone) tidied.push(`closed ${gone} whose container was gone or had exited`);
+  if (r.cleaned.adopted.length) tidied.push(`adopted ${r.cleaned.adopted.length} found running`);
   if (r.baselineOnly) {
-    return `First pass since the bot started: sampled ${checked} ${took} as a baseline and judged nothing.`;
+    const also = tidied.length > 0 ? `; ${tidied.join(', ')}` : '';
+    return `First pass since the bot started: sampled ${checked} ${took} as a baseline and judged nothing${also}.`;
   }
   const would = r.dryRun ? 'would ' : '';
   const of = (kind: ReclaimAction['kind']) =>
@@ -72,9 +79,7 @@ function passLine(r: ReclaimReport): string {
   const warned = of('warn');
   if (reclaimed.length) parts.push(`${would}reclaim ${names(reclaimed.map((a) => a.instance))}`);
   if (warned.length) parts.push(`${would}warn ${names(warned.map((a) => a.instance))}`);
-  const gone = r.cleaned.closed.length + r.cleaned.exited.length;
-  if (gone) parts.push(`closed ${gone} whose container was gone or had exited`);
-  if (r.cleaned.adopted.length) parts.push(`adopted ${r.cleaned.adopted.length} found running`);
+  parts.push(...tidied);
   const failed = r.failures.length;
   const withdrawn = r.actions.filter((a) => a.outcome === 'withdrawn').length;
   if (withdrawn) parts.push(`${withdrawn} kept at the last moment`);
