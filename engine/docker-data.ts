@@ -38,7 +38,7 @@ const toState = (s: string): ContainerState =>
 export const toEnvList = (env: Record<string, string>): string[] =>
   Object.entries(env).map(([k, v]) => `${k}=${v}`);
 
-function fromEnvList(list: string[]): Record<string, string> {
+export function fromEnvList(list: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of list) {
     const eq = entry.indexOf('=');

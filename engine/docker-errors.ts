@@ -1,8 +1,10 @@
 // The Docker error mapping: every Docker failure a user can act on becomes a UserError; the rest
 // stay as dockerode threw them. Plain functions of the error (no dockerode import).
+import { withDeadline } from '../lib/concurrency.ts';
 import { UserError } from '../lib/errors.ts';
 import { isDict } from './docker-data.ts';
 import { sshFailure } from './docker-ssh.ts';
+import { unanswered } from './docker-timeouts.ts';
 import { tlsFailure } from './docker-tls.ts';
 import type { ContainerSpec } from './types.ts';
 
@@ -96,4 +98,23 @@ export function removeImageError(err: unknown, tag: string): unknown {
 /** For calls on one container: a 404 means the name or id is unknown. */
 export function noSuchContainer(idOrName: string): never {
   throw new UserError('not-found', `There is no container ${idOrName} on the Docker host.`);
+}
+
+/**
+ * A call within `ms` (its request aborted past it, failing with "Docker did not answer within
+ * N."): 404 answers become onMissing() when given; other failures are mapped to typed errors
+ * naming `display`. Every engine call of DockerEngine and SwarmEngine goes through it.
+ */
+export async function within<T>(
+  ms: number,
+  display: string,
+  fn: (signal: AbortSignal) => Promise<T>,
+  onMissing?: () => T,
+): Promise<T> {
+  try {
+    return await withDeadline(ms, unanswered(ms), fn);
+  } catch (err) {
+    if (onMissing && statusOf(err) === 404) return onMissing();
+    throw unreachableError(err, display);
+  }
 }

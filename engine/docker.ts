@@ -7,7 +7,6 @@
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { pack } from 'tar-fs';
-import { withDeadline } from '../lib/concurrency.ts';
 import { assertContextDir, BuildOutput, buildOptions, commitChanges } from './docker-build.ts';
 import {
   detailsOf,
@@ -29,6 +28,7 @@ import {
   startError,
   statusOf,
   unreachableError,
+  within,
 } from './docker-errors.ts';
 import { connect, type DockerTarget } from './docker-host.ts';
 import { OwnNetworks } from './docker-networks.ts';
@@ -39,7 +39,6 @@ import {
   type DockerEngineOptions,
   type DockerTimeouts,
   isUnanswered,
-  unanswered,
 } from './docker-timeouts.ts';
 import {
   type BuildRequest,
@@ -78,12 +77,7 @@ export class DockerEngine implements ContainerEngine {
     fn: (signal: AbortSignal) => Promise<T>,
     onMissing?: () => T,
   ): Promise<T> {
-    try {
-      return await withDeadline(ms, unanswered(ms), fn);
-    } catch (err) {
-      if (onMissing && statusOf(err) === 404) return onMissing();
-      throw unreachableError(err, this.target.display);
-    }
+    return within(ms, this.target.display, fn, onMissing);
   }
 
   /** A call bounded by its caller's signal instead (builds, the install run): errors mapped only. */

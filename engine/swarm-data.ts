@@ -1,7 +1,7 @@
 // What a swarm manager answers (GET /nodes, /services, /tasks), read into the engine's types,
 // and what a task's state means for an instance (plain data, no dockerode).
 import { UserError } from '../lib/errors.ts';
-import { isDict, num, str } from './docker-data.ts';
+import { fromEnvList, isDict, num, str } from './docker-data.ts';
 import type {
   ContainerDetails,
   ContainerSpec,
@@ -67,15 +67,6 @@ export interface ServiceView {
   labels: Labels;
   env: Record<string, string>;
   createdAt: number;
-}
-
-function fromEnvList(list: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of list) {
-    const eq = entry.indexOf('=');
-    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
-  }
-  return env;
 }
 
 /** One row of GET /services (or GET /services/{id}). */

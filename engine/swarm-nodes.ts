@@ -3,16 +3,10 @@
 // images, for copies from the manager without a registry. Plain: the dial functions come from
 // engine/swarm.ts, the one place that holds dockerode clients.
 import type { Readable } from 'node:stream';
-import { withDeadline } from '../lib/concurrency.ts';
 import { UserError } from '../lib/errors.ts';
 import { isDict, type StatsAnswer, sampleOf, str } from './docker-data.ts';
-import { statusOf, unreachableError } from './docker-errors.ts';
-import {
-  DOCKER_TIMEOUTS,
-  type DockerEngineOptions,
-  type DockerTimeouts,
-  unanswered,
-} from './docker-timeouts.ts';
+import { statusOf, within } from './docker-errors.ts';
+import { DOCKER_TIMEOUTS, type DockerEngineOptions, type DockerTimeouts } from './docker-timeouts.ts';
 import type { NetworkSample } from './types.ts';
 
 export interface SwarmTimeouts extends DockerTimeouts {
@@ -60,25 +54,6 @@ export type Dial = <T>(request: ApiRequest, signal: AbortSignal) => Promise<T>;
 export interface Endpoint {
   dial: Dial;
   display: string;
-}
-
-/**
- * A call within `ms` (its request aborted past it, failing with "Docker did not answer within
- * N."): 404 answers become onMissing() when given; other failures are mapped as engine/docker.ts
- * maps them, naming `display`.
- */
-export async function within<T>(
-  ms: number,
-  display: string,
-  fn: (signal: AbortSignal) => Promise<T>,
-  onMissing?: () => T,
-): Promise<T> {
-  try {
-    return await withDeadline(ms, unanswered(ms), fn);
-  } catch (err) {
-    if (onMissing && statusOf(err) === 404) return onMissing();
-    throw unreachableError(err, display);
-  }
 }
 
 /** The sentence of an engine that answers but is no swarm manager. */

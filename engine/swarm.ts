@@ -9,7 +9,7 @@ import { formatDuration } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
 import { DockerEngine } from './docker.ts';
 import { isDict, str } from './docker-data.ts';
-import { statusOf } from './docker-errors.ts';
+import { statusOf, within } from './docker-errors.ts';
 import { connect } from './docker-host.ts';
 import { demuxLogLines } from './docker-streams.ts';
 import {
@@ -36,7 +36,6 @@ import {
   type SwarmEngineOptions,
   type SwarmTimeouts,
   swarmRefusal,
-  within,
 } from './swarm-nodes.ts';
 import { parseConstraints, satisfies, serviceSpecOf } from './swarm-spec.ts';
 import type {
