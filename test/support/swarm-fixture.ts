@@ -524,3 +524,62 @@ export async function teardownSwarm(info: SwarmInfo): Promise<void> {
     unlock(LOCK_FILE); // startSwarm's, when it was this process's
   }
 }
+
+/** The containers carrying `label` on one node's own engine. */
+export function nodeContainers(
+  info: SwarmInfo,
+  name: string,
+  label: string,
+): Promise<Docker.ContainerInfo[]> {
+  return swarmEngine(info, name).listContainers({ all: true, filters: { label: [label] } });
+}
+
+/** Polls a node until it holds no container carrying `label` (at most `tries` looks, `everyMs`
+ * apart): what is left then. A node back from a kill stops its old containers by itself. */
+export async function untilNoContainers(
+  info: SwarmInfo,
+  name: string,
+  label: string,
+  { tries = 60, everyMs = 500 } = {},
+): Promise<Docker.ContainerInfo[]> {
+  let left = await nodeContainers(info, name, label);
+  for (let i = 1; i < tries && left.length > 0; i++) {
+    await sleep(everyMs);
+    left = await nodeContainers(info, name, label);
+  }
+  return left;
+}
+
+/**
+ * Removes what a test file (or an interrupted earlier run of it) left on the swarm: the services
+ * carrying `label`, waiting (bounded) for their tasks to stop, then every container carrying
+ * `label` or one of `moreLabels` on each node.
+ */
+export async function removeLabelled(
+  info: SwarmInfo,
+  label: string,
+  moreLabels: string[] = [],
+): Promise<void> {
+  const manager = swarmEngine(info);
+  for (const s of await manager.listServices({ filters: { label: [label] } })) {
+    await manager
+      .getService(s.ID)
+      .remove()
+      .catch(() => undefined);
+  }
+  for (let i = 0; i < 100; i++) {
+    const tasks = await manager.listTasks({ filters: { label: [label], 'desired-state': ['running'] } });
+    if (tasks.length === 0) break;
+    await sleep(200);
+  }
+  for (const node of info.nodes) {
+    for (const l of [label, ...moreLabels]) {
+      for (const c of await nodeContainers(info, node.name, l).catch(() => [])) {
+        await swarmEngine(info, node.name)
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined);
+      }
+    }
+  }
+}
