@@ -10,11 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
 import { type Config, loadConfig } from '../core/config.ts';
-import { createServices, dockerConnection, type Services } from '../core/context.ts';
+import { configuredEngine, createServices, type Services } from '../core/context.ts';
 import { LABEL } from '../core/labels.ts';
 import type { Actor } from '../core/policy.ts';
 import { parseTemplates, type Template, type TemplateSet } from '../core/templates.ts';
-import { DockerEngine } from '../engine/docker.ts';
 import { connect } from '../engine/docker-host.ts';
 import { mapLimit } from '../lib/concurrency.ts';
 import { tryLock, waitForLock } from '../lib/lock.ts';
@@ -166,7 +165,8 @@ export function createBenchEnv(
   const services = async (name: string, extra?: Record<string, string>): Promise<Services> => {
     const c = config(name, extra);
     return createServices(c, {
-      engine: new DockerEngine(dockerConnection(c)),
+      // The engine the configuration names: one Docker engine, or a swarm (bench/swarm.ts).
+      engine: configuredEngine(c),
       log: silentLogger(),
       templates,
     });

@@ -12,6 +12,7 @@
 //   issue 12, the production start (compiled vs tsx): bench/start.ts; N instances on one host,
 //            only when named (`npm run bench -- scale --instances N [--network-size M]`):
 //            bench/scale.ts, its own ports 30000-32767
+//   issue 13, a launch on a two-node swarm vs the plain engine, only when named: bench/swarm.ts
 // Suites run one after another; each may use the whole bench port range, and main.ts removes
 // every container of the bench scope after each suite.
 import type { Suite } from './harness.ts';
@@ -22,6 +23,7 @@ import { reclaimSuite } from './reclaim.ts';
 import { scaleSuite } from './scale.ts';
 import { slackSuite } from './slack.ts';
 import { startSuite } from './start.ts';
+import { swarmSuite } from './swarm.ts';
 
 export const SUITES: readonly Suite[] = [
   launchSuite,
@@ -31,4 +33,5 @@ export const SUITES: readonly Suite[] = [
   reclaimSuite,
   startSuite,
   scaleSuite,
+  swarmSuite,
 ];
