@@ -13,7 +13,9 @@ export const templates = defineCommand({
   flags: {},
   schema: z.object({ positional: positional(0, 'templates'), flags: z.object({}) }),
   async run(_args, ctx) {
-    const views = (await ctx.services.catalogue.entries()).map(
+    const { catalogue } = ctx.services;
+    const [entries, delivery] = await Promise.all([catalogue.entries(), catalogue.imageDelivery()]);
+    const views = entries.map(
       ({ template: t, image, lastBuild: last }): TemplateView => ({
         name: t.name,
         description: t.description,
@@ -47,7 +49,7 @@ export const templates = defineCommand({
       kind: 'templates',
       ok: true,
       visibility: 'ephemeral',
-      summary: `${views.length} template${views.length === 1 ? '' : 's'}, ${built} built:`,
+      summary: `${views.length} template${views.length === 1 ? '' : 's'}, ${built} built${delivery ? ` (${delivery.replace(/\.$/, '')})` : ''}:`,
       templates: views,
     };
   },

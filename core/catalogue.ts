@@ -15,6 +15,12 @@ export interface CatalogueEntry {
 export class TemplateCatalogue {
   constructor(private readonly deps: { templates: TemplateSet; engine: ContainerEngine; store: Store }) {}
 
+  /** On Swarm, how built images reach the nodes (one sentence); undefined on one host, or when
+   * the nodes cannot be listed now. */
+  async imageDelivery(): Promise<string | undefined> {
+    return this.deps.engine.imageDelivery?.().catch(() => undefined);
+  }
+
   /** Every template, in the templates file's order. */
   async entries(): Promise<CatalogueEntry[]> {
     const { templates, engine, store } = this.deps;

@@ -15,6 +15,17 @@ export interface ImageTransfer {
   copy(node: string, tag: string): Promise<void>;
 }
 
+/** How images reach the nodes, in one sentence for `templates`: by copy to the nodes with an
+ * endpoint; the others must hold them already. */
+export function deliverySentence(withEndpoint: readonly string[], without: readonly string[]): string {
+  const copied =
+    withEndpoint.length > 0
+      ? `Images are copied from the swarm manager to ${withEndpoint.join(', ')} before their first instance there (no registry)`
+      : 'No node has an engine endpoint, so images are never copied (no registry)';
+  if (without.length === 0) return `${copied}.`;
+  return `${copied}; ${without.join(', ')} must hold them already (set SPREADSERVE_NODE_ENDPOINTS).`;
+}
+
 export class ImageDistribution {
   /** (node, image id) pairs known to be there, or being copied there now (one copy shared). */
   private readonly present = new Map<string, Promise<void>>();

@@ -25,7 +25,7 @@ import {
   type TaskView,
   taskOf,
 } from './swarm-data.ts';
-import { ImageDistribution } from './swarm-images.ts';
+import { deliverySentence, ImageDistribution } from './swarm-images.ts';
 import {
   type ApiRequest,
   type Dial,
@@ -115,6 +115,16 @@ export class SwarmEngine implements ContainerEngine {
   }
 
   /** Whether instances on this node (id or hostname) can be sampled for activity: it has an endpoint. */
+  /** How images reach the nodes (`templates` says it). */
+  async imageDelivery(): Promise<string> {
+    const names = (await this.nodes()).map((n) => n.name).sort();
+    const reached = (name: string) => this.endpoints.has(name);
+    return deliverySentence(
+      names.filter(reached),
+      names.filter((n) => !reached(n)),
+    );
+  }
+
   canSample(node: string): boolean {
     return this.endpoints.has(node) || this.endpoints.has(this.hostnames.get(node) ?? '');
   }

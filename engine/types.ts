@@ -173,6 +173,8 @@ export interface ContainerEngine {
   /** Multi-host engines only: whether the counters of containers on this node (id) can be read
    * (Swarm: the node has an engine endpoint); absent: always. */
   canSample?(node: string): boolean;
+  /** Multi-host engines only: how a built image reaches the nodes, in one sentence. */
+  imageDelivery?(): Promise<string>;
   /** The engine's OS and versions, asked once (a failed lookup is asked again next time). */
   platform(): Promise<EnginePlatform>;
   /** Creates and starts a container with one published port; returns its id. */

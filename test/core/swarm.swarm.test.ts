@@ -226,6 +226,10 @@ describe('the core on a two-node swarm', () => {
     expect(portOn(services, mgr, FIRST)).toMatchObject({ state: 'in-use', instance: 'one' });
     expect(portOn(services, wrk, FIRST)).toMatchObject({ state: 'in-use', instance: 'two' });
     expect(services.store.read().ports).toEqual({}); // the one-host table stays empty
+    // and `templates` says how images reach the nodes: copied to both (each has an endpoint)
+    expect(await as(services, alice)('templates')).toContain(
+      `Images are copied from the swarm manager to ${[mgr.name, wrk.name].sort().join(', ')} before their first instance there`,
+    );
 
     // and each URL is the node's address and answers from the host, the same port on two nodes at once
     expect(services.instances.url(one)).toBe(`http://${mgr.address}:${FIRST}`);
@@ -650,6 +654,8 @@ describe('the core on a two-node swarm', () => {
     expect(status.reclaim.sampler).toMatch(new RegExp(`none for ${wrk.name}: time limits only there`));
     expect(status.reclaim.sampler).not.toMatch(new RegExp(`none for [^:]*${mgr.name}`));
     expect(await as(services, admin)('status')).toContain(`none for ${wrk.name}: time limits only there`);
+    // and `templates` says the worker gets no image copies: it must hold them already
+    expect(await as(services, admin)('templates')).toContain(`${wrk.name} must hold them already`);
 
     // when IDLE_TIMEOUT and IDLE_WARNING go by with passes in between
     await pass(services);

@@ -1,8 +1,10 @@
 // The plain parts of the swarm engine (no Docker): the service spec of an instance, placement
 // constraints as Swarm reads them, nodes' addresses, what a task's state means for an instance,
 // and a launch's outcome from its task's own error. The real swarm is in swarm-engine.swarm.test.ts.
+
 import { describe, expect, it } from 'vitest';
 import { launchOutcome, nodeOf, stateOf, streamError, type TaskView } from '../../engine/swarm-data.ts';
+import { deliverySentence } from '../../engine/swarm-images.ts';
 import { parseConstraints, satisfies, serviceSpecOf } from '../../engine/swarm-spec.ts';
 import type { ContainerSpec, EngineNode } from '../../engine/types.ts';
 import { UserError } from '../../lib/errors.ts';
@@ -234,5 +236,20 @@ describe('launchOutcome', () => {
     // Then the error is found, and a stream without one has none
     expect(streamError(buf)).toBe('Error grabbing logs: node x is not available');
     expect(streamError(frame(1, 'hello\n'))).toBeNull();
+  });
+});
+
+describe('how images reach the nodes (templates)', () => {
+  it('names the nodes images are copied to, and those that must hold them already', () => {
+    expect(deliverySentence(['n1', 'n2'], [])).toBe(
+      'Images are copied from the swarm manager to n1, n2 before their first instance there (no registry).',
+    );
+    expect(deliverySentence(['n1'], ['n2'])).toBe(
+      'Images are copied from the swarm manager to n1 before their first instance there (no registry); ' +
+        'n2 must hold them already (set SPREADSERVE_NODE_ENDPOINTS).',
+    );
+    expect(deliverySentence([], ['n1'])).toMatch(
+      /^No node has an engine endpoint, so images are never copied/,
+    );
   });
 });
