@@ -279,3 +279,15 @@ export function streamError(buf: Buffer): string | null {
   }
   return null;
 }
+
+/** The manager reads each task's log from its node; a node it has lost fails the whole read
+ * ("... some logs could not be retrieved ...: node <id> is not available"). */
+export function logsUnreadable(
+  idOrName: string,
+  why: string,
+  hostnames: ReadonlyMap<string, string>,
+): UserError {
+  const lost = /node (\w+) is not available/.exec(why)?.[1];
+  const reason = lost ? `node ${hostnames.get(lost) ?? lost} is not available` : why.replace(/\.*\s*$/, '');
+  return new UserError('engine-unreachable', `The logs of ${idOrName} cannot be read now: ${reason}.`);
+}

@@ -4,10 +4,11 @@
 // engine/swarm.ts, the one place that holds dockerode clients.
 import type { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
+import type { DockerEngine } from './docker.ts';
 import { isDict, type StatsAnswer, sampleOf, str } from './docker-data.ts';
 import { statusOf, within } from './docker-errors.ts';
 import { DOCKER_TIMEOUTS, type DockerEngineOptions, type DockerTimeouts } from './docker-timeouts.ts';
-import type { NetworkSample } from './types.ts';
+import type { CommitRequest, ImageInfo, NetworkSample } from './types.ts';
 
 export interface SwarmTimeouts extends DockerTimeouts {
   /** From the service's creation to its task running (an image pulled or copied counts apart). */
@@ -56,6 +57,11 @@ export interface Endpoint {
   display: string;
 }
 
+/** A node's own engine: raw calls, and the one-host engine for what it already does (commit). */
+export interface NodeEndpoint extends Endpoint {
+  engine: DockerEngine;
+}
+
 /** The sentence of an engine that answers but is no swarm manager. */
 export function notManager(display: string): UserError {
   return new UserError(
@@ -77,7 +83,7 @@ export function swarmRefusal(err: unknown, display: string): unknown {
 /** The nodes' own engines, by hostname (SPREADSERVE_NODE_ENDPOINTS). */
 export class NodeEngines {
   constructor(
-    private readonly byHostname: ReadonlyMap<string, Endpoint>,
+    private readonly byHostname: ReadonlyMap<string, NodeEndpoint>,
     private readonly manager: Endpoint,
     private readonly timeouts: Readonly<DockerTimeouts>,
   ) {}
@@ -86,7 +92,7 @@ export class NodeEngines {
     return this.byHostname.has(hostname);
   }
 
-  private endpoint(hostname: string): Endpoint {
+  private endpoint(hostname: string): NodeEndpoint {
     const endpoint = this.byHostname.get(hostname);
     if (!endpoint) {
       throw new UserError(
@@ -123,18 +129,34 @@ export class NodeEngines {
     );
   }
 
-  /** `docker save` on the manager streamed into `docker load` on the node, within imageMs. */
-  async copyImage(hostname: string, tag: string): Promise<void> {
+  /** `docker commit` of a container on the node (`save` on Swarm). */
+  commit(hostname: string, request: CommitRequest): Promise<ImageInfo> {
+    if (!this.has(hostname)) {
+      throw new UserError(
+        'not-found',
+        `save needs the engine of node ${hostname}, where the instance runs; set SPREADSERVE_NODE_ENDPOINTS.`,
+      );
+    }
+    return this.endpoint(hostname).engine.commit(request);
+  }
+
+  /** `docker save` on one side streamed into `docker load` on the other, within imageMs: from the
+   * manager to the node (launches), or back (an image committed on the node). */
+  async copyImage(
+    hostname: string,
+    tag: string,
+    direction: 'to node' | 'to manager' = 'to node',
+  ): Promise<void> {
     const node = this.endpoint(hostname);
-    const answer = await within(this.timeouts.imageMs, node.display, async (signal) => {
-      const tar = await this.manager.dial<Readable>({ path: `/images/${tag}/get`, isStream: true }, signal);
+    const [from, to] = direction === 'to node' ? [this.manager, node] : [node, this.manager];
+    const answer = await within(this.timeouts.imageMs, to.display, async (signal) => {
+      const tar = await from.dial<Readable>({ path: `/images/${tag}/get`, isStream: true }, signal);
       const load = { path: '/images/load', method: 'POST', query: { quiet: true }, file: tar } as const;
-      return node.dial<unknown>(load, signal);
+      return to.dial<unknown>(load, signal);
     });
     // A failed load still answers 200, with the error inside its stream of JSON messages.
     const text = Buffer.isBuffer(answer) ? answer.toString('utf8') : JSON.stringify(answer ?? '');
     const failure = /"error"\s*:\s*"([^"]*)"/.exec(text);
-    if (failure)
-      throw new Error(`Loading ${tag} into ${node.display} (node ${hostname}) failed: ${failure[1]}`);
+    if (failure) throw new Error(`Loading ${tag} ${direction} (node ${hostname}) failed: ${failure[1]}`);
   }
 }

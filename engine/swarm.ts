@@ -1,9 +1,7 @@
 // ContainerEngine across a Docker Swarm, through a manager's Engine API (dockerode, as in
-// engine/docker.ts): an instance is a service of one replica. The plain parts live beside it:
-// swarm-spec.ts (the service spec, placement constraints), swarm-data.ts (the manager's answers,
-// what a task's state means), swarm-nodes.ts (calls, timeouts, each node's own engine) and
-// swarm-images.ts (images copied to nodes without a registry). Images, builds and commits happen
-// on the manager's own engine, through an inner DockerEngine.
+// engine/docker.ts): an instance is a service of one replica. Beside it: swarm-spec.ts (the
+// service spec, constraints), swarm-data.ts (the manager's answers, what a task's state means),
+// swarm-nodes.ts (calls, timeouts, each node's own engine), swarm-images.ts (image copies).
 import Docker from 'dockerode';
 import { formatDuration } from '../lib/duration.ts';
 import { UserError } from '../lib/errors.ts';
@@ -17,6 +15,7 @@ import {
   ENDED,
   latestTasks,
   launchOutcome,
+  logsUnreadable,
   nodeOf,
   type SwarmNode,
   serviceOf,
@@ -30,6 +29,7 @@ import {
   type ApiRequest,
   type Dial,
   type Endpoint,
+  type NodeEndpoint,
   NodeEngines,
   notManager,
   SWARM_TIMEOUTS,
@@ -90,7 +90,6 @@ export class SwarmEngine implements ContainerEngine {
   /** Hostnames by node id, as last seen (canSample takes either). */
   private readonly hostnames = new Map<string, string>();
   private readonly images: ImageDistribution;
-  /** The manager's Engine API. */
   private readonly api: Endpoint;
 
   constructor(options: SwarmEngineOptions = {}) {
@@ -100,10 +99,11 @@ export class SwarmEngine implements ContainerEngine {
     this.timeouts = { ...SWARM_TIMEOUTS, ...options.timeouts };
     this.manager = new DockerEngine({ ...options, timeouts: this.timeouts });
     this.addresses = options.nodeAddresses ?? {};
-    const nodes = new Map<string, Endpoint>();
+    const nodes = new Map<string, NodeEndpoint>();
     for (const [hostname, endpoint] of Object.entries(options.nodeEndpoints ?? {})) {
       const node = connect(endpoint);
-      nodes.set(hostname, { dial: dialOf(new Docker(node.modem)), display: node.target.display });
+      const engine = new DockerEngine({ ...endpoint, timeouts: this.timeouts });
+      nodes.set(hostname, { dial: dialOf(new Docker(node.modem)), display: node.target.display, engine });
     }
     this.api = { dial: dialOf(this.docker), display: this.target.display };
     this.endpoints = new NodeEngines(nodes, this.api, this.timeouts);
@@ -114,7 +114,6 @@ export class SwarmEngine implements ContainerEngine {
     });
   }
 
-  /** Whether instances on this node (id or hostname) can be sampled for activity: it has an endpoint. */
   /** How images reach the nodes (`templates` says it). */
   async imageDelivery(): Promise<string> {
     const names = (await this.nodes()).map((n) => n.name).sort();
@@ -125,6 +124,7 @@ export class SwarmEngine implements ContainerEngine {
     );
   }
 
+  /** Whether instances on this node (id or hostname) can be sampled for activity: it has an endpoint. */
   canSample(node: string): boolean {
     return this.endpoints.has(node) || this.endpoints.has(this.hostnames.get(node) ?? '');
   }
@@ -238,8 +238,7 @@ export class SwarmEngine implements ContainerEngine {
     await this.ask({ path: `/services/${idOrName}`, method: 'DELETE' }, () => undefined);
     let live = before.filter((t) => !ENDED.has(t.state));
     if (live.length === 0) return;
-    // A down node's task cannot stop now (its daemon kills the container when it comes back):
-    // waiting for it would only hold the caller.
+    // A down node's task cannot stop now (its daemon kills the container when it comes back).
     const down = new Set((await this.allNodes()).filter((n) => n.down).map((n) => n.id));
     live = live.filter((t) => !down.has(t.nodeId));
     const started = Date.now();
@@ -293,37 +292,31 @@ export class SwarmEngine implements ContainerEngine {
       );
     } catch (err) {
       if (statusOf(err) === undefined || err instanceof UserError) throw err;
-      throw this.logsUnreadable(
-        idOrName,
-        isDict(err) && isDict(err.json) ? str(err.json.message) : String(err),
-      );
+      const why = isDict(err) && isDict(err.json) ? str(err.json.message) : String(err);
+      throw logsUnreadable(idOrName, why, this.hostnames);
     }
     const bytes = Buffer.isBuffer(buf) ? buf : Buffer.from(typeof buf === 'string' ? buf : '');
     const failed = streamError(bytes);
-    if (failed !== null) throw this.logsUnreadable(idOrName, failed);
+    if (failed !== null) throw logsUnreadable(idOrName, failed, this.hostnames);
     return demuxLogLines(bytes);
   }
 
-  /** The manager reads each task's log from its node; a node it has lost fails the whole read
-   * ("... some logs could not be retrieved ...: node <id> is not available"). */
-  private logsUnreadable(idOrName: string, why: string): UserError {
-    const lost = /node (\w+) is not available/.exec(why)?.[1];
-    const reason = lost
-      ? `node ${this.hostnames.get(lost) ?? lost} is not available`
-      : why.replace(/\.*\s*$/, '');
-    return new UserError('engine-unreachable', `The logs of ${idOrName} cannot be read now: ${reason}.`);
+  /** The node (hostname) and container of a service's current task; undefined for no service. */
+  private async placed(idOrName: string): Promise<{ hostname: string; containerId: string } | undefined> {
+    const [task] = latestTasks(await this.tasksOf(idOrName)).values();
+    if (task === undefined) return undefined;
+    if (!task.nodeId || task.containerId === '') {
+      throw new UserError('not-found', `${idOrName} has no container on any node.`);
+    }
+    const node =
+      this.hostnames.get(task.nodeId) ?? nodeOf(await this.ask({ path: `/nodes/${task.nodeId}` }), {}).name;
+    return { hostname: node, containerId: task.containerId };
   }
 
   async stats(idOrName: string): Promise<NetworkSample> {
-    const task = latestTasks(await this.tasksOf(idOrName))
-      .values()
-      .next().value;
-    if (!task?.nodeId || task.containerId === '') {
-      throw new UserError('not-found', `${idOrName} has no container on any node to sample.`);
-    }
-    const hostname =
-      this.hostnames.get(task.nodeId) ?? nodeOf(await this.ask({ path: `/nodes/${task.nodeId}` }), {}).name;
-    return this.endpoints.stats(hostname, task.containerId, idOrName);
+    const at = await this.placed(idOrName);
+    if (!at) throw new UserError('not-found', `There is no service ${idOrName} on the swarm.`);
+    return this.endpoints.stats(at.hostname, at.containerId, idOrName);
   }
 
   inspectImage(tag: string): Promise<ImageInfo | null> {
@@ -338,8 +331,16 @@ export class SwarmEngine implements ContainerEngine {
     return this.manager.runToCompletion(request);
   }
 
-  commit(request: CommitRequest): Promise<ImageInfo> {
-    return this.manager.commit(request);
+  /** A build's container is the manager's; an instance's (`save`) is committed on its node and copied to the manager. */
+  async commit(request: CommitRequest): Promise<ImageInfo> {
+    const at = await this.placed(request.containerId);
+    if (!at) return this.manager.commit(request);
+    await this.endpoints.commit(at.hostname, { ...request, containerId: at.containerId });
+    await this.endpoints.copyImage(at.hostname, request.tag, 'to manager');
+    const image = await this.manager.inspectImage(request.tag);
+    if (!image)
+      throw new Error(`Copying ${request.tag} from node ${at.hostname} left no image on the manager.`);
+    return image;
   }
 
   removeImage(tag: string): Promise<void> {

@@ -261,6 +261,18 @@ describe('the core on a two-node swarm', () => {
     // then they come from its service, wherever it runs
     expect(logs).toMatch(/dbaseweb: SpreadServe 0\.3\.1 on port 80, .*instance two, owner UALICE/);
 
+    // when an admin saves it as a template (its container is on the worker)
+    const saved = await as(services, admin)('save two --as twosnap');
+    // then it is committed there and the image reaches the manager, from which launches take it
+    expect(saved).toMatch(/^Saved two as template twosnap \(/);
+    const snap = services.snapshots.saved.get('twosnap');
+    expect(snap).toBeDefined();
+    expect((await manager.getImage(snap?.template.image ?? '-').inspect()).Id).toMatch(/^sha256:/);
+    // and a launch of it goes to the least busy node and serves
+    const copy = await services.instances.launch({ actor: alice, template: 'twosnap', name: 'copy' });
+    await waitForHttp200(`${services.instances.url(copy)}/`, { deadlineMs: 20_000, tries: 200 });
+    await services.instances.stop(alice, 'copy');
+
     // when the instance on the worker stops
     const stopped = await as(services, alice)('stop two');
     expect(stopped).not.toMatch(/^Error/);
@@ -450,6 +462,54 @@ describe('the core on a two-node swarm', () => {
     await waitForHttp200(`${services.instances.url(back)}/`, { deadlineMs: 20_000, tries: 200 });
   }, 300_000);
 
+  it('closes the instances of a drained worker once its task is gone, frees their ports, and places nothing there', async () => {
+    const availability = async (value: 'drain' | 'active') => {
+      const node = await manager.getNode(wrk.id).inspect();
+      await manager
+        .getNode(wrk.id)
+        .update({ version: node.Version.Index, ...node.Spec, Availability: value });
+    };
+    // given an instance on each node
+    const notifier = new RecordingNotifier();
+    const services = await open({ notifier });
+    const kept = await services.instances.launch({ actor: alice, name: 'stays' });
+    const drained = await services.instances.launch({ actor: alice, name: 'drained' });
+    expect([kept.node?.name, drained.node?.name]).toEqual([mgr.name, wrk.name]);
+
+    // when an operator drains the worker
+    await availability('drain');
+    const drainedAt = Date.now();
+    try {
+      // then within 30 s a reconcile closes its instance (Swarm shuts its task down; restart none)
+      while (services.store.read().instances.drained && Date.now() - drainedAt < 30_000) {
+        await services.reconcile({ atStart: false });
+        if (services.store.read().instances.drained) await sleep(500);
+      }
+      console.log(
+        `swarm core: a drained worker's instance closed ${Date.now() - drainedAt} ms after the drain`,
+      );
+      expect(services.store.read().instances.drained).toBeUndefined();
+      // and its port on the worker is free, the manager's instance untouched, the owner told
+      expect(portOn(services, wrk, drained.port)).toBeUndefined();
+      expect(services.store.read().instances.stays?.state).toBe('running');
+      for (let i = 0; i < 50 && notifier.lost.length === 0; i++) await sleep(100);
+      expect(notifier.lost.map((l) => [l.instance, l.node])).toEqual([['drained', wrk.name]]);
+      // and its container is gone from the worker (bounded), nothing answers there
+      expect(await untilNoContainers(swarm, wrk.name, scopeLabel)).toEqual([]);
+      expect(await httpGet(`http://${wrk.address}:${drained.port}/`, 1000)).toBeNull();
+      // and while it is drained, no launch goes there: status says it takes no instances
+      const next = await services.instances.launch({ actor: bob, name: 'next' });
+      expect(next.node?.name).toBe(mgr.name);
+      const status = await services.health.status();
+      expect(status.nodes?.find((n) => n.name === wrk.name)?.available).toBe(false);
+    } finally {
+      await availability('active');
+    }
+    // and once it is active again it takes the next launch, on the port freed there
+    const back = await services.instances.launch({ actor: bob, name: 'after' });
+    expect([back.node?.name, back.port]).toEqual([wrk.name, drained.port]);
+  }, 240_000);
+
   it('finds the services of a bot restarted mid-launch by their labels, with their nodes', async () => {
     // given a bot whose store is copied as it stands in the middle of a launch (record `starting`,
     // service created), and a copy from before that launch (no record at all)
@@ -627,10 +687,13 @@ describe('the core on a two-node swarm', () => {
     expect(left.map((c) => [c.Names, c.State])).toEqual([]);
     expect(await scopeServices()).toEqual([]);
     expect(services.store.read().instances).toEqual({});
-    // and ops heard of it in the summary of the pass the watch ran (the first since the start)
-    expect(notifier.summaries.map((r) => r.summary)).toEqual([
-      expect.stringMatching(/closed 1 whose container was gone or had exited/),
-    ]);
+    // and ops heard of it: exactly one pass the watch ran says it closed it (a pass started on the
+    // first sign may list the task before the manager ends it; the next look's pass closes it)
+    const summaries = notifier.summaries.map((r) => r.summary);
+    expect(summaries.filter((t) => /closed 1 whose container was gone or had exited/.test(t))).toHaveLength(
+      1,
+    );
+    expect(summaries.length).toBeLessThanOrEqual(2);
   }, 240_000);
 
   it('judges a node with no engine endpoint by time limits only, and says so in status', async () => {
