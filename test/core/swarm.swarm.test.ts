@@ -696,6 +696,26 @@ describe('the core on a two-node swarm', () => {
     expect(summaries.length).toBeLessThanOrEqual(2);
   }, 240_000);
 
+  it('answers every other command on the swarm as on one engine', async () => {
+    // given an instance of alice's on the swarm
+    const services = await open();
+    await services.instances.launch({ actor: alice, name: 'cmds' });
+    const ok = (reply: string) => expect(reply).not.toMatch(/^Error/);
+
+    // when the commands the other tests do not type are typed, each works
+    expect(await as(services, alice)('help')).toMatch(/launch/);
+    ok(await as(services, alice)('extend cmds 1h'));
+    ok(await as(services, alice)('give cmds <@UBOB>'));
+    expect(services.store.read().instances.cmds?.owner).toBe(bob.id);
+    expect(await as(services, admin)('history cmds')).toMatch(/give/);
+    expect(await as(services, admin)('usage all')).toMatch(/launch/i);
+    expect(await as(services, admin)('reclaim --dry-run')).toMatch(/Dry run|First pass/);
+    ok(await as(services, admin)('build demo'));
+    // and the new owner stops it
+    ok(await as(services, bob)('stop cmds'));
+    expect(await scopeServices()).toEqual([]);
+  }, 240_000);
+
   it('judges a node with no engine endpoint by time limits only, and says so in status', async () => {
     // given the core with an endpoint for the manager only, and an instance on the worker
     const clock = new ManualClock();
