@@ -381,3 +381,39 @@ describe('environment()', () => {
     expect(environment(env, '/nonexistent/.env')).toBe(env);
   });
 });
+
+describe('the Swarm settings', () => {
+  it('read placement constraints, per-node addresses and endpoints', () => {
+    const config = loadConfig({
+      SPREADSERVE_ENGINE: 'swarm',
+      SPREADSERVE_PLACEMENT: 'node.labels.zone==a; node.role!=manager',
+      SPREADSERVE_NODE_ADDRESSES: 'n1=n1.example.com',
+      SPREADSERVE_NODE_ENDPOINTS: 'n1=tcp://10.0.0.11:2376,n2=unix:///run/n2.sock',
+    });
+    expect(config.engine).toBe('swarm');
+    expect(config.placement).toEqual(['node.labels.zone==a', 'node.role!=manager']);
+    expect(config.nodeAddresses.n1).toBe('n1.example.com');
+    expect(config.nodeEndpoints).toEqual({ n1: 'tcp://10.0.0.11:2376', n2: 'unix:///run/n2.sock' });
+  });
+
+  it.each([
+    ['SPREADSERVE_ENGINE', 'kubernetes', /expected one of/i],
+    [
+      'SPREADSERVE_PLACEMENT',
+      'zone=a',
+      /expected Swarm constraints like node\.labels\.spreadserve==yes.*got "zone=a"/,
+    ],
+    [
+      'SPREADSERVE_NODE_ADDRESSES',
+      '=10.0.0.1',
+      /expected node=address pairs separated by commas, got "=10.0.0.1"/,
+    ],
+    [
+      'SPREADSERVE_NODE_ENDPOINTS',
+      'n1=http://x:1',
+      /expected node=engine pairs separated by commas, got "n1=http:\/\/x:1"/,
+    ],
+  ])('refuses %s=%s in one line naming it', (variable, value, expects) => {
+    expect(lineAbout(configError({ [variable]: value }), variable)).toMatch(expects);
+  });
+});

@@ -208,6 +208,14 @@ describe('parseTemplates', () => {
     expect(set.get('win')).toMatchObject({ platform: 'windows', isolation: 'hyperv', user: 'ContainerUser' });
   });
 
+  it('takes Swarm placement constraints, and refuses one not in Swarm syntax, naming the field', () => {
+    const set = parseTemplates(file({ web: template({ placement: ['node.hostname==n1'] }) }), BASE);
+    expect(set.get('web')?.placement).toEqual(['node.hostname==n1']);
+    expect(errorFor(file({ web: template({ placement: ['zone=a'] }) }))).toMatch(
+      /template "web", field placement\.0: expected Swarm constraints like node\.labels\.spreadserve==yes/,
+    );
+  });
+
   it('refuses what a platform does not have, naming the field', () => {
     // isolation on Linux; a Windows user name on Linux
     const linux = errorFor(file({ web: template({ isolation: 'process', user: 'ContainerUser' }) }));
