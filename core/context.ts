@@ -164,7 +164,7 @@ export async function createServices(config: Config, options: ServiceOptions): P
     clock,
     log: log.child({ component: 'reclaim' }),
     settings: config.reclaim,
-    notifier: options.notifier ?? logNotifier(log),
+    notifier,
     timeZones: options.timeZones,
     reconcile: () => reconcileWith({ atStart: false }),
   });
