@@ -11,7 +11,7 @@ import {
   type SamplerSetting,
   wantsStats,
 } from '../engine/host-sampler.ts';
-import type { ContainerEngine, NetworkSample } from '../engine/types.ts';
+import type { ContainerEngine, EngineNode, NetworkSample } from '../engine/types.ts';
 import { mapSettled } from '../lib/concurrency.ts';
 
 /** Stats calls in flight: each waits ~1 s for the engine's collector tick, so a pass is latency-bound. */
@@ -64,15 +64,16 @@ export class ActivitySampling {
     }
   }
 
-  /** `kind()` as `status` words it; on Swarm, also the nodes whose instances have time limits only. */
-  async describe(): Promise<string> {
+  /** `kind()` as `status` words it; on Swarm, also the nodes whose instances have time limits
+   * only. `listed`: the nodes the caller is listing anyway (`status` lists them once for both). */
+  async describe(listed?: Promise<readonly EngineNode[] | undefined>): Promise<string> {
     const { engine } = this;
     if (!engine.nodes) return SAMPLER_TEXT[await this.kind()];
     const perNode = `${SAMPLER_TEXT.stats} of each node's own engine`;
     try {
-      const blind = (await engine.nodes())
-        .filter((n) => engine.canSample?.(n.id) === false)
-        .map((n) => n.name);
+      const nodes = listed ? await listed : await engine.nodes();
+      if (!nodes) return perNode;
+      const blind = nodes.filter((n) => engine.canSample?.(n.id) === false).map((n) => n.name);
       if (blind.length === 0) return perNode;
       return `${perNode}; none for ${blind.join(', ')}: time limits only there (no idle reclaim; set SPREADSERVE_NODE_ENDPOINTS)`;
     } catch {

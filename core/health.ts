@@ -1,7 +1,7 @@
 // Is the bot fit to serve? The answers behind `status` (in the channel, for on-call) and GET
 // /healthz: whether Docker answers, whether the store takes writes, and the pool and reclaim at
 // a glance. Only sentences a person may read leave here (UserError text, or a ref to the log).
-import type { ContainerEngine } from '../engine/types.ts';
+import type { ContainerEngine, EngineNode } from '../engine/types.ts';
 import type { Clock } from '../lib/clock.ts';
 import { withTimeout } from '../lib/concurrency.ts';
 import { formatDuration } from '../lib/duration.ts';
@@ -41,7 +41,7 @@ export interface HealthDeps {
   log: Logger;
   schedule?: NextPass;
   /** Which sampler the reclaim pass uses (core/activity.ts). */
-  activity?: { describe(): Promise<string> };
+  activity?: { describe(listed?: Promise<readonly EngineNode[] | undefined>): Promise<string> };
 }
 
 /** Failures shown in `status`: the newest few. */
@@ -90,7 +90,9 @@ export class Health {
   /** The probe, the instances, the pool and the reclaim pass, for on-call. */
   async status(): Promise<StatusReport> {
     const { store, pool, schedule, activity } = this.deps;
-    const [probe, sampler, nodes] = await Promise.all([this.probe(), activity?.describe(), this.nodes()]);
+    // One node listing serves both the nodes' lines and the sampler's words about them.
+    const listing = this.nodes();
+    const [probe, sampler, nodes] = await Promise.all([this.probe(), activity?.describe(listing), listing]);
     const doc = store.read();
     const records = Object.values(doc.instances);
     const starting = records.filter((r) => r.state === 'starting').length;

@@ -9,7 +9,7 @@
 import { copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { replyToText } from '../../cli/text.ts';
 import { dispatch } from '../../commands/index.ts';
 import { configuredEngine, createServices, type Services } from '../../core/context.ts';
@@ -18,6 +18,7 @@ import type { Notifier, ReclaimReport, ReclaimWarning } from '../../core/notifie
 import type { Actor } from '../../core/policy.ts';
 import { portTable } from '../../core/port-pool.ts';
 import type { LostInstance } from '../../core/reconcile.ts';
+import type { ContainerEngine } from '../../engine/types.ts';
 import { type Clock, ManualClock } from '../../lib/clock.ts';
 import { UserError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
@@ -732,8 +733,13 @@ describe('the core on a two-node swarm', () => {
     expect(blind.node?.name).toBe(wrk.name);
 
     // when status is asked
+    const listings = vi.spyOn(services.engine as Required<Pick<ContainerEngine, 'nodes'>>, 'nodes');
     const status = await services.health.status();
-    // then its sampler text says the worker has time limits only, and why
+    // then the nodes are listed once, for the nodes' lines and the sampler's words alike
+    expect(listings).toHaveBeenCalledTimes(1);
+    listings.mockRestore();
+    expect(status.nodes?.map((n) => n.name).sort()).toEqual([mgr.name, wrk.name].sort());
+    // and its sampler text says the worker has time limits only, and why
     expect(status.reclaim.sampler).toMatch(new RegExp(`none for ${wrk.name}: time limits only there`));
     expect(status.reclaim.sampler).not.toMatch(new RegExp(`none for [^:]*${mgr.name}`));
     expect(await as(services, admin)('status')).toContain(`none for ${wrk.name}: time limits only there`);
