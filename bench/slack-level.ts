@@ -11,13 +11,17 @@ import type { Floor, SlackSide } from './slack-threads.ts';
 /** Requests per command per level and phase, in ROUNDS chunks alternating with the floor. */
 const REQUESTS = 500;
 const ROUNDS = 4;
-/** Slack's own limit on the ack; a request past it counts as a timeout. */
+/** Slack's own limit on the ack; a request past it counts as a timeout. Every row's notes show
+ * its p99 against it too: the target is relative to the floor, this limit absolute. */
 const ACK_TIMEOUT_MS = 3_000;
 /** No chunk sends new requests after this long (each is bounded by ACK_TIMEOUT_MS too). */
 const CHUNK_BUDGET_MS = 30_000;
 /** The background: launch-then-stop cycles through the bot, this many in flight. */
 export const BG_IN_FLIGHT = 4;
-const TARGET_P99_MS = 50;
+/** Issue 12: an ack's p99 at most 1.5x the bare node:http floor's p99 measured in the same run
+ * (issue 3's absolute 50 ms is in the notes). */
+const TARGET_P99_VS_FLOOR = 1.5;
+const ISSUE_3_P99_MS = 50;
 
 type Phase = 'idle' | 'busy';
 
@@ -210,9 +214,14 @@ export function rowsOf(level: Level): Bench[] {
       name: `\`${kind}\` ack at concurrency ${level.concurrency}, ${busy ? 'while launches run' : 'idle'}`,
       ours,
       baseline: floor,
-      result: { label: 'p99', value: ours.stats.p99, unit: 'ms' },
-      target: { op: '<=', value: TARGET_P99_MS, unit: 'ms', source: 'issue 3' },
+      result: {
+        label: 'p99 vs the floor',
+        value: floor.stats.p99 > 0 ? ours.stats.p99 / floor.stats.p99 : Number.POSITIVE_INFINITY,
+        unit: 'x',
+      },
+      target: { op: '<=', value: TARGET_P99_VS_FLOOR, unit: 'x', source: 'issue 12' },
       notes: [
+        `p99 ${formatMs(ours.stats.p99)} (floor ${formatMs(floor.stats.p99)}; issue 3 asked at most ${formatMs(ISSUE_3_P99_MS)}; Slack's limit is ${formatMs(ACK_TIMEOUT_MS)}, an ack past it counts as a timeout under PROBLEMS)`,
         `vs the floor: p50 ${x(ours.stats.p50, floor.stats.p50)}, p99 ${x(ours.stats.p99, floor.stats.p99)}`,
         `${REQUESTS} requests in ${ROUNDS} chunks alternating with the floor, keep-alive, after ${level.concurrency} warm-up requests`,
         during,

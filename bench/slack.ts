@@ -1,6 +1,6 @@
-// Issue 3: slash-command ack latency, p50 / p99 at concurrency 1, 20 and 50 on loopback, first
-// with nothing running and then while launches run (Slack's limit is 3000 ms; the target is p99
-// at most 50 ms). The real Bolt app over HTTP with real core services on the real engine; `help`
+// Issues 3 and 12: slash-command ack latency, p50 / p99 at concurrency 1, 20 and 50 on loopback,
+// first with nothing running and then while launches run (Slack's limit is 3000 ms; issue 12's
+// target is p99 at most 1.5x the floor's p99 in the same run, issue 3's was 50 ms). The real Bolt app over HTTP with real core services on the real engine; `help`
 // (answered on the ack) and `list` (acked empty, then answered through the response_url) timed
 // from sending the signed request to the complete HTTP 200. Side by side, the floor: a bare
 // node:http server on loopback answering 200 to the same POSTs at the same concurrency.
