@@ -58,7 +58,7 @@ export interface ReconcileDeps {
   launching: ReadonlySet<string>;
   /** Instance names with a stop in flight in this process: their containers go first, their
    * records close after, so a listing between the two must not take them for lost. */
-  stopping?: { has(name: string): boolean };
+  stopping?: ReadonlyMap<string, unknown>;
 }
 
 /** How long a container of this scope may sit `created` with no record before it counts as left
@@ -83,7 +83,7 @@ export async function reconcile(
   // begun or ended, after that cannot be judged by this listing.
   const listedAt = new Map(Object.values(store.read().instances).map((r) => [r.name, r.createdAt]));
   const inFlightAtList = new Set(launching);
-  const stoppingAtList = new Set([...Object.keys(store.read().instances)].filter((n) => stopping?.has(n)));
+  const stoppingAtList = new Set(stopping?.keys());
   const busy = (name: string) =>
     inFlightAtList.has(name) ||
     launching.has(name) ||
