@@ -4,7 +4,7 @@
 // SSH details in docker-ssh.ts, whose HTTP agent carries every call over one SSH login.
 import type { Agent } from 'node:http';
 import { UserError } from '../lib/errors.ts';
-import { type SshSettings, sshModemOptions } from './docker-ssh.ts';
+import { type SshSettings, type SshTarget, sshModemOptions } from './docker-ssh.ts';
 import { tlsModemOptions } from './docker-tls.ts';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -28,7 +28,7 @@ export interface DockerConnection {
 export type DockerTarget =
   | { kind: 'unix'; display: string; socketPath: string }
   | { kind: 'tcp'; display: string; host: string; port: number; tls: boolean }
-  | { kind: 'ssh'; display: string; host: string; port: number; username: string | undefined };
+  | SshTarget;
 
 const unusable = (text: string) =>
   new UserError(

@@ -11,7 +11,6 @@ import path from 'node:path';
 import type { AgentAuthMethod, ConnectConfig, PublicKeyAuthMethod, ServerHostKeyAlgorithm } from 'ssh2';
 import { UserError } from '../lib/errors.ts';
 import { isDict } from './docker-data.ts';
-import type { DockerTarget } from './docker-host.ts';
 import { sshAgent } from './docker-ssh-agent.ts';
 
 /** How this bot authenticates to ssh:// hosts and checks them. */
@@ -24,7 +23,14 @@ export interface SshSettings {
   agentSocket?: string;
 }
 
-type SshTarget = Extract<DockerTarget, { kind: 'ssh' }>;
+/** An ssh:// DOCKER_HOST, read (engine/docker-host.ts). */
+export interface SshTarget {
+  kind: 'ssh';
+  display: string;
+  host: string;
+  port: number;
+  username: string | undefined;
+}
 
 /** A silent host (a firewall dropping packets) fails the handshake after this long: under the
  * engine's quick-call bound (10 s, docker-timeouts.ts) so that this sentence, the precise one, wins. */
