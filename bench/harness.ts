@@ -137,13 +137,14 @@ export async function acquireBenchLock(log: (line: string) => void, waitMs: numb
 
 export function createBenchEnv(
   env: Record<string, string | undefined>,
-  options: { instances?: number; networkSize?: number } = {},
+  options: { instances?: number; networkSize?: number; startTimeoutMs?: number } = {},
 ): BenchEnv {
   const dockerHost = env.DOCKER_HOST;
   const docker = new Docker(connect({ dockerHost }).modem);
   removeStaleTempDirs();
   const dir = mkdtempSync(path.join(os.tmpdir(), TEMP_PREFIX));
-  const template = benchTemplate();
+  const demo = benchTemplate();
+  const template = options.startTimeoutMs ? { ...demo, startTimeoutMs: options.startTimeoutMs } : demo;
   const templates: TemplateSet = new Map([['demo', template]]);
   const actor: Actor = { id: 'cli:bench', role: 'admin' };
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
