@@ -18,10 +18,11 @@ import { timed } from './rows.ts';
 export interface Tenth {
   /** How many instances the host held when this tenth began. */
   fillBefore: number;
-  /** The core's launches of the tenth (latencyMs: all of them; wallMs: its first `raw.launched`,
-   * the batch timed against the raw one). */
-  core: { latencyMs: number[]; wallMs: number; launched: number };
-  raw: { latencyMs: number[]; wallMs: number; removeMs: number[]; launched: number };
+  /** Launches timed on each side: the raw batch, and as many of the core's first. */
+  sample: number;
+  /** The core's launches of the tenth (latencyMs: all of them; wallMs: its first `sample`). */
+  core: { latencyMs: number[]; wallMs: number };
+  raw: { latencyMs: number[]; wallMs: number; removeMs: number[] };
 }
 
 /** The raw sample of a tenth of `size` launched `concurrency` at a time. */
@@ -92,9 +93,8 @@ export async function fillByTenths(
     const core = {
       latencyMs: [...timedCore.latencyMs, ...restCore.latencyMs],
       wallMs: timedCore.wallMs,
-      launched: sample,
     };
-    result.push({ fillBefore: launched, core, raw: { ...raw, removeMs, launched: sample } });
+    result.push({ fillBefore: launched, sample, core, raw: { ...raw, removeMs } });
     launched += size;
     const ratio = raw.wallMs / core.wallMs;
     const coreOn = new Set(Object.values(services.store.read().instances).map((r) => r.network));

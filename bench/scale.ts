@@ -83,7 +83,7 @@ function launchRows(n: number, fill: Tenth[]): Bench[] {
       id: 'scale.launch-throughput',
       name: `launch throughput at concurrency ${CONCURRENCY}, worst tenth of ${n}`,
       ours: side(
-        `Instances.launch per tenth: wall time of its first ${fill.map((t) => t.core.launched).join('/')}`,
+        `Instances.launch per tenth: wall time of its first ${fill.map((t) => t.sample).join('/')}`,
         fill.map((t) => t.core.wallMs),
       ),
       baseline: side(
