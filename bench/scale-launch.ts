@@ -1,26 +1,27 @@
 // The launch half of the scale suite (bench/scale.ts): filling the host to N instances a tenth at
 // a time, through the core and with raw dockerode, both at the same concurrency and into the same
-// fill. At each tenth a raw batch goes first (from the fill the core left, on ports above the
-// pool) and is removed again, then the core's first batch of the same size, timed against it,
-// then the rest of the core's tenth: so both sides launch the same number into the same number
-// of containers on the host, and the host never holds more than N. The raw batch is a sample, a
-// quarter of the tenth (at least 4 rounds of the concurrency): launches slow as the host fills
-// (about 2.5 s each at 1000 here), and raw batches of a whole tenth made a run at 2000 longer than
-// two and a half hours. Both sides spread over the bot's bridge networks alike (core/networks.ts: the lowest with
-// room first, at most networkSize each, counting the core's instances and the raw ones in flight).
+// fill. Each tenth begins with timed rounds, one concurrency-wide batch each, raw and core in turn
+// (A B B A ...: the host's drift, its fill and Docker's load, hits both sides alike; a raw batch
+// and then a core batch, each run whole, gave ratios of 0.84-1.37 per tenth in a run at 1000). The
+// raw containers (on ports above the pool) are then removed, and the core launches the rest of its
+// tenth. The raw side is a sample, a quarter of the tenth (at least 4 rounds): launches slow as
+// the host fills (about 2.5 s each at 1000 here), and raw batches of a whole tenth made a run at
+// 2000 longer than two and a half hours. Both sides spread over the bot's bridge networks alike
+// (core/networks.ts: the lowest with room first, at most networkSize each, counting the core's
+// instances and the raw ones held).
 import type { Services } from '../core/context.ts';
 import { NetworkPlacement } from '../core/networks.ts';
 import { mapLimit } from '../lib/concurrency.ts';
 import type { BenchContext } from './harness.ts';
 import { rawLaunch } from './launch.ts';
-import { timed } from './rows.ts';
+import { alternate, timed } from './rows.ts';
 
 export interface Tenth {
   /** How many instances the host held when this tenth began. */
   fillBefore: number;
-  /** Launches timed on each side: the raw batch, and as many of the core's first. */
+  /** Launches timed on each side: the raw sample, and as many of the core's first. */
   sample: number;
-  /** The core's launches of the tenth (latencyMs: all of them; wallMs: its first `sample`). */
+  /** The core's launches of the tenth (latencyMs: all of them; wallMs: its timed rounds'). */
   core: { latencyMs: number[]; wallMs: number };
   raw: { latencyMs: number[]; wallMs: number; removeMs: number[] };
 }
@@ -52,10 +53,37 @@ async function batch(
   return { latencyMs, wallMs: performance.now() - t0 };
 }
 
+/** `names` cut into rounds of `size` (the last may be shorter). */
+function rounds<T>(names: readonly T[], size: number): T[][] {
+  return Array.from({ length: Math.ceil(names.length / size) }, (_, i) =>
+    names.slice(i * size, (i + 1) * size),
+  );
+}
+
+/** Timed rounds of one side: each round's batch, their launch times and summed wall time. */
+function roundsOf(
+  signal: AbortSignal,
+  names: readonly string[],
+  concurrency: number,
+  launch: (name: string) => Promise<unknown>,
+) {
+  const queue = rounds(names, concurrency);
+  const timedSide = { latencyMs: [] as number[], wallMs: 0 };
+  const next = async () => {
+    const round = queue.shift();
+    if (!round) return;
+    const done = await batch(signal, round, concurrency, launch);
+    timedSide.latencyMs.push(...done.latencyMs);
+    timedSide.wallMs += done.wallMs;
+  };
+  return { timedSide, next, count: queue.length };
+}
+
 /**
- * Fills the host with n instances through the core (they stay), measuring each tenth's first
- * launches against a raw batch of the same size at the same fill (removed again). Raw containers publish on
- * rawPortFrom and up, on the network the core's placement rule gives them (networkSize each).
+ * Fills the host with n instances through the core (they stay), timing each tenth's first
+ * launches against a raw sample of the same size, round by round at the same fill (the raw ones
+ * removed again). Raw containers publish on rawPortFrom and up, on the network the core's
+ * placement rule gives them (networkSize each).
  */
 export async function fillByTenths(
   ctx: BenchContext,
@@ -73,33 +101,40 @@ export async function fillByTenths(
     const rawNames = Array.from({ length: sample }, (_, i) => `scale-raw-${k}-${i}`);
     const containers: { remove(o: { force: boolean }): Promise<unknown> }[] = [];
     const rawOn = new Set<string>();
-    const raw = await batch(ctx.signal, rawNames, concurrency, async (name, i) => {
-      // Placed among the core's instances (the store) and this batch's (held until removed).
+    const rawSide = roundsOf(ctx.signal, rawNames, concurrency, async (name) => {
+      // Placed among the core's instances (the store) and the raw ones held until removed.
       const network = placement.place(services.store.read(), name);
       rawOn.add(network);
-      containers.push(await rawLaunch(ctx, name, rawPortFrom + i, network));
+      containers.push(await rawLaunch(ctx, name, rawPortFrom + rawNames.indexOf(name), network));
     });
+    const coreNames = Array.from({ length: size }, (_, i) => coreName(launched + i));
+    const launchCore = (name: string) =>
+      services.instances.launch({ actor: ctx.actor, template: 'demo', name });
+    const coreTimed = coreNames.slice(0, sample);
+    // The core places by its own records and never sees the raw containers: counting its timed
+    // launches as held from the start keeps raw ones off the room they will take, so no network
+    // goes past networkSize (nor a bridge past 1023) while both sides' containers are up.
+    for (const name of coreTimed) placement.place(services.store.read(), name);
+    const coreSide = roundsOf(ctx.signal, coreTimed, concurrency, launchCore);
+    await alternate(ctx.signal, rawSide.count, rawSide.next, coreSide.next);
     const removeMs = await mapLimit(
       containers,
       concurrency,
       async (c) => (await timed(() => c.remove({ force: true }))).ms,
     );
-    for (const name of rawNames) placement.release(name);
-    const coreNames = Array.from({ length: size }, (_, i) => coreName(launched + i));
-    const launchCore = (name: string) =>
-      services.instances.launch({ actor: ctx.actor, template: 'demo', name });
-    const timedCore = await batch(ctx.signal, coreNames.slice(0, sample), concurrency, launchCore);
+    for (const name of [...rawNames, ...coreTimed]) placement.release(name);
     const restCore = await batch(ctx.signal, coreNames.slice(sample), concurrency, launchCore);
+    const raw = rawSide.timedSide;
     const core = {
-      latencyMs: [...timedCore.latencyMs, ...restCore.latencyMs],
-      wallMs: timedCore.wallMs,
+      latencyMs: [...coreSide.timedSide.latencyMs, ...restCore.latencyMs],
+      wallMs: coreSide.timedSide.wallMs,
     };
     result.push({ fillBefore: launched, sample, core, raw: { ...raw, removeMs } });
     launched += size;
     const ratio = raw.wallMs / core.wallMs;
     const coreOn = new Set(Object.values(services.store.read().instances).map((r) => r.network));
     ctx.log(
-      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches through the core in ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})${size > sample ? `, the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms` : ''}; core on ${coreOn.size} network(s), raw batch on ${[...rawOn].join(', ')}`,
+      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}`,
     );
   }
   return result;

@@ -1,7 +1,8 @@
 // Issue 12: the scale suite, `npm run bench -- scale --instances N` (default 1000; only when named,
 // never in CI). Fills the host with N instances through the core at concurrency 8 against raw
 // dockerode at the same concurrency (bench/scale-launch.ts): throughput ratio at every tenth (the
-// core's first launches of the tenth against as many raw ones, a quarter of it, at the same fill),
+// core's first launches of the tenth against as many raw ones, a quarter of it, in alternating
+// rounds at the same fill),
 // and launch latency at 10%, 50% and 100% of N. At N: `list all` and `status` against one raw
 // listContainers; one reclaim pass the stats way against its one-shot stats calls alone, and with
 // host counters against the stats way (bench/scale-reclaim.ts); the store's write at N records with a full audit trail against the same bytes written raw; the
@@ -83,11 +84,11 @@ function launchRows(n: number, fill: Tenth[]): Bench[] {
       id: 'scale.launch-throughput',
       name: `launch throughput at concurrency ${CONCURRENCY}, worst tenth of ${n}`,
       ours: side(
-        `Instances.launch per tenth: wall time of its first ${fill.map((t) => t.sample).join('/')}`,
+        `Instances.launch per tenth: wall time of its first ${fill.map((t) => t.sample).join('/')}, in rounds of ${CONCURRENCY}`,
         fill.map((t) => t.core.wallMs),
       ),
       baseline: side(
-        'raw create + start + waitForHttp, as many at the same fill just before',
+        "raw create + start + waitForHttp, as many, its rounds alternating with the core's (A B B A)",
         fill.map((t) => t.raw.wallMs),
       ),
       result: { label: `throughput ratio (tenth ${worst + 1})`, value: ratios[worst] ?? 0, unit: 'x' },
@@ -245,7 +246,7 @@ export const scaleSuite: Suite = {
     await services.instances.launch({ actor: ctx.actor, template: 'demo', name: 'scale-warm' });
     await services.instances.stop(ctx.actor, 'scale-warm');
     await (await rawLaunch(ctx, 'scale-warm-raw', rawPortFrom)).remove({ force: true });
-    ctx.log(`scale: filling the host to ${n}, a tenth at a time, raw batch then core batch`);
+    ctx.log(`scale: filling the host to ${n}, a tenth at a time, raw and core rounds in turn`);
     const fill = await fillByTenths(ctx, services, n, { concurrency: CONCURRENCY, rawPortFrom, networkSize });
     // Each row is logged as it comes: a run of an hour that fails late still shows what it measured.
     const rows: Bench[] = [];
