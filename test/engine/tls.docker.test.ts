@@ -18,7 +18,7 @@ import { tlsFailure } from '../../engine/docker-tls.ts';
 import { createLogger } from '../../lib/log.ts';
 import { type BotBed, startBotBed, textOf } from '../support/bot.ts';
 import { waitForHttp200 } from '../support/docker.ts';
-import { EngineSandbox } from '../support/engine-sandbox.ts';
+import { EngineSandbox, showEngineLogOnFailure } from '../support/engine-sandbox.ts';
 import { alice, buildImage, type TestBed, tempDir, testBed } from '../support/services.ts';
 import { terminalEnv } from '../support/terminal.ts';
 import { makeTlsCerts, type TlsCerts } from '../support/tls-certs.ts';
@@ -39,6 +39,7 @@ const SHELL_MS = 30_000;
 
 let certs: TlsCerts;
 let sandbox: EngineSandbox;
+showEngineLogOnFailure(() => sandbox);
 let relay: { url: string; close(): Promise<void> };
 const beds: TestBed[] = [];
 /** The local shells' temp dirs. */

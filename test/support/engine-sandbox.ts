@@ -21,6 +21,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { afterEach } from 'vitest';
 import { BASE_IMAGE } from './docker.ts';
 
 const run = promisify(execFile);
@@ -181,6 +182,8 @@ export class EngineSandbox {
         path.join(d, 'daemon.json'),
         '--cgroup-parent',
         this.netns,
+        // Each API call and restore step with its time: what a failed fault test's log must show.
+        '--debug',
         ...tlsArgs,
       ],
       { stdio: ['ignore', log, log] },
@@ -246,6 +249,17 @@ export class EngineSandbox {
     await forgetDeadContainerd(path.join(this.dir, 'exec'));
   }
 
+  /**
+   * The last `lines` lines of the sandbox dockerd's log (all its starts), without those `skip`
+   * matches; '' before the first start.
+   */
+  logTail(lines: number, skip?: RegExp): string {
+    const file = path.join(this.dir, 'dockerd.log');
+    if (!existsSync(file)) return '';
+    const all = readFileSync(file, 'utf8').trimEnd().split('\n');
+    return (skip ? all.filter((l) => !skip.test(l)) : all).slice(-lines).join('\n');
+  }
+
   /** The docker CLI against the sandbox. */
   async docker(...args: string[]): Promise<string> {
     const { stdout } = await run('docker', ['-H', this.dockerHost, ...args], { timeout: 30_000 });
@@ -284,6 +298,19 @@ export class EngineSandbox {
       await run('ip', ['link', 'del', this.hostLink]).catch(() => undefined);
     });
   }
+}
+
+/**
+ * After each failed test of the calling file, the last lines of its sandbox dockerd's log on
+ * stderr (without the ~100 lines of API routes each start registers): teardown removes the
+ * sandbox's directory, and a CI run keeps nothing else of it.
+ */
+export function showEngineLogOnFailure(sandbox: () => EngineSandbox | undefined, lines = 120): void {
+  afterEach(({ task }) => {
+    if (task.result?.state !== 'fail') return;
+    const tail = sandbox()?.logTail(lines, /msg="Registering /);
+    if (tail) process.stderr.write(`${task.name}: the sandbox dockerd's last log lines:\n${tail}\n`);
+  });
 }
 
 /**
