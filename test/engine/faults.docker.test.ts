@@ -10,11 +10,14 @@ import type { Reply } from '../../commands/reply.ts';
 import { createServices } from '../../core/context.ts';
 import { LABEL } from '../../core/labels.ts';
 import { DockerEngine } from '../../engine/docker.ts';
-import { DOCKER_TIMEOUTS } from '../../engine/docker-timeouts.ts';
 import type { ContainerEngine } from '../../engine/types.ts';
 import { UserError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { EngineSandbox, showEngineLogOnFailure } from '../support/engine-sandbox.ts';
+import {
+  EngineSandbox,
+  SANDBOX_QUICK_MS as QUICK_MS,
+  showEngineLogOnFailure,
+} from '../support/engine-sandbox.ts';
 import {
   alice,
   buildImage,
@@ -27,12 +30,6 @@ import {
 
 const SCOPE = 'faults-engine';
 const PORTS = { first: 24900, count: 3 };
-/**
- * The engine calls' bound in this file: the bot's default. A start on the sandbox engine takes about
- * 1 s alone and up to 2.5 s under the Docker and Swarm tiers' load, and went past 5 s (this file's
- * bound once) in CI runs: the runc hook that sets up the container's network waited for CPU.
- */
-const QUICK_MS = DOCKER_TIMEOUTS.quickMs;
 /** What one command may take on a frozen engine: a call or two past their bound, and the store. */
 const COMMAND_BOUND_MS = 2 * QUICK_MS + 1000;
 

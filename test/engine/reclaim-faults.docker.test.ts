@@ -11,22 +11,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerName, LABEL } from '../../core/labels.ts';
 import type { Notifier, ReclaimReport } from '../../core/notifier.ts';
 import { DockerEngine } from '../../engine/docker.ts';
-import { DOCKER_TIMEOUTS } from '../../engine/docker-timeouts.ts';
 import type { ContainerEngine } from '../../engine/types.ts';
 import { ManualClock } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/log.ts';
-import { EngineSandbox, showEngineLogOnFailure } from '../support/engine-sandbox.ts';
+import {
+  EngineSandbox,
+  SANDBOX_QUICK_MS as QUICK_MS,
+  showEngineLogOnFailure,
+} from '../support/engine-sandbox.ts';
 import { admin, alice, bob, buildImage, type TestBed, testBed } from '../support/services.ts';
 
 const SCOPE = 'reclaim-faults';
 const PORTS = { first: 24903, count: 3 };
 const POOL = `${PORTS.first}-${PORTS.first + PORTS.count - 1}`;
-/**
- * The engine calls' bound in this file: the bot's default. A start on the sandbox engine takes about
- * 1 s alone and up to 2.5 s under the Docker and Swarm tiers' load, and went past 5 s (this file's
- * bound once) in CI runs: the runc hook that sets up the container's network waited for CPU.
- */
-const QUICK_MS = DOCKER_TIMEOUTS.quickMs;
 /** What one pass may take with its engine killed under it: the listing, a round of stats (each
  * bounded by QUICK_MS), the store, and slack for a loaded CI machine. */
 const PASS_BOUND_MS = 3 * QUICK_MS + 2000;
