@@ -2,18 +2,50 @@
 import type { StoreDoc } from './schema.ts';
 
 /**
+ * A copy of a map of records, each record copied when first read through it: an update that
+ * changes one instance of 2000 copies that one. (Cloning the whole map cost 2-5 ms at 1000
+ * records, twice per launch: a cost that grew with the host's fill.) Reads go to the map itself.
+ */
+function recordsCopiedOnRead<T>(records: Record<string, T>): Record<string, T> {
+  const copied = new Set<string>();
+  return new Proxy(records, {
+    get(target, key) {
+      if (typeof key === 'string' && !copied.has(key) && Object.hasOwn(target, key)) {
+        copied.add(key);
+        own(target, key, structuredClone(target[key]));
+      }
+      return Reflect.get(target, key);
+    },
+    set(target, key, value) {
+      if (typeof key !== 'string') return false;
+      copied.add(key); // fn's own object: nothing to copy
+      own(target, key, value);
+      return true;
+    },
+  });
+}
+
+/** Sets an own property, even one named "__proto__" (an assignment would set the prototype). */
+function own(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
  * A copy-on-access view of the document for one update: a part is copied only when fn touches
  * it, so appending to a 10,000-entry audit trail does not clone the whole document. Audit, build
- * and port entries are never changed once written, so a shallow copy of those is enough.
+ * and port entries are never changed once written, so a shallow copy of those is enough; instance
+ * records are changed in place, so each is copied when fn reads it.
  */
 export class Draft {
   readonly doc: StoreDoc;
   private readonly copies: Partial<StoreDoc> = {};
+  /** What fn sees of a copied part, where that is not the copy itself (the instances' proxy). */
+  private readonly views: Partial<StoreDoc> = {};
 
   constructor(private readonly base: StoreDoc) {
     const draft = { version: base.version } as StoreDoc;
     const copiers: { [K in Exclude<keyof StoreDoc, 'version'>]: (v: StoreDoc[K]) => StoreDoc[K] } = {
-      instances: structuredClone,
+      instances: (instances) => ({ ...instances }),
       // Port entries are replaced, never changed in place (the pool freezes the ones it makes),
       // so copying the map is enough: taking a port stays cheap as the pool fills.
       ports: (ports) => ({ ...ports }),
@@ -29,12 +61,17 @@ export class Draft {
       Object.defineProperty(draft, key, {
         enumerable: true,
         get: () => {
-          if (!(key in this.copies))
-            (this.copies as Record<string, unknown>)[key] = copiers[key](base[key] as never);
-          return this.copies[key];
+          if (!(key in this.copies)) {
+            const copy = copiers[key](base[key] as never);
+            (this.copies as Record<string, unknown>)[key] = copy;
+            if (key === 'instances')
+              this.views.instances = recordsCopiedOnRead(copy as StoreDoc['instances']);
+          }
+          return this.views[key] ?? this.copies[key];
         },
         set: (value: unknown) => {
           (this.copies as Record<string, unknown>)[key] = value;
+          delete this.views[key];
         },
       });
     }

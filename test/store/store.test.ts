@@ -41,6 +41,10 @@ function auditEntry(i: number, reason?: string): AuditEntry {
   };
 }
 
+function instance(name: string, port: number): StoreDoc['instances'][string] {
+  return { name, owner: 'U1', template: 'demo', port, state: 'starting', createdAt: 0, lastActivityAt: 0 };
+}
+
 function readJson(file: string): StoreDoc {
   return JSON.parse(readFileSync(file, 'utf8')) as StoreDoc;
 }
@@ -183,6 +187,52 @@ describe('update', () => {
       doc.audit.push(auditEntry(3));
     });
     expect(readJson(file).audit.map((a) => a.instance)).toEqual(['i-1', 'i-3']);
+  });
+
+  it('copies each instance record an update reads: earlier documents and a throwing fn change nothing', async () => {
+    // given a store holding two instances, and the document as read before any change
+    const file = newStorePath();
+    const store = await Store.open(file);
+    await store.update((doc) => {
+      for (const name of ['a', 'b', '__proto__']) doc.instances[name] = instance(name, 8080);
+    });
+    const before = store.read();
+    const onDisk = readFileSync(file, 'utf8');
+
+    // when one update changes a record in place and then throws
+    await rejection(
+      store.update((doc) => {
+        const a = doc.instances.a;
+        if (a) a.port = 9999;
+        throw new Error('changed my mind');
+      }),
+    );
+    // then nothing changed, in memory or on disk
+    expect(store.read()).toBe(before);
+    expect(store.read().instances.a?.port).toBe(8080);
+    expect(readFileSync(file, 'utf8')).toBe(onDisk);
+
+    // when updates change records in place: one by name, every one through Object.values
+    await store.update((doc) => {
+      const a = doc.instances.a;
+      if (a) a.state = 'running';
+    });
+    await store.update((doc) => {
+      for (const record of Object.values(doc.instances)) record.port += 1;
+    });
+    // then the document read before shows none of it, the store and its file all of it
+    expect(before.instances.a).toMatchObject({ state: 'starting', port: 8080 });
+    expect(before.instances.b?.port).toBe(8080);
+    const ports = (doc: StoreDoc) => Object.entries(doc.instances).map(([k, r]) => [k, r.port, r.state]);
+    const expected = [
+      ['a', 8081, 'running'],
+      ['b', 8081, 'starting'],
+      ['__proto__', 8081, 'starting'],
+    ];
+    expect(ports(store.read())).toEqual(expected);
+    expect(ports(readJson(file))).toEqual(expected);
+    // and a name like "__proto__" stayed a record, not the document's prototype
+    expect(Object.getPrototypeOf(store.read().instances)).toBe(Object.prototype);
   });
 
   it('groups 1000 updates issued together and keeps all of them', async () => {
