@@ -176,19 +176,26 @@ async function main(argv: string[]): Promise<number> {
     startTimeoutMs: chosen.some((s) => s.name === 'scale') ? SCALE_START_TIMEOUT_MS : undefined,
   });
   const { ctx } = bench;
-  const stop = async (why: string, code: number) => {
+  // A signal can come twice (`tsx` relays to this process the SIGINT or SIGTERM a terminal or a
+  // `pkill` already sent it): the second must not end the cleanup the first began, which left a
+  // run's instances behind.
+  let stopping: Promise<never> | null = null;
+  const stop = (why: string, code: number) => {
+    if (stopping) return ctx.log(`${why}: already cleaning up`);
     ctx.log(`${why}: cleaning up`);
-    bench.abort();
-    await bench.teardown().catch((err: unknown) => ctx.log(`cleanup failed: ${String(err)}`));
-    // A launch that was in flight may have created its container after that: one more pass.
-    await new Promise((r) => setTimeout(r, 1_500));
-    await ctx.cleanup().catch(() => 0);
-    process.exit(code);
+    stopping = (async () => {
+      bench.abort();
+      await bench.teardown().catch((err: unknown) => ctx.log(`cleanup failed: ${String(err)}`));
+      // A launch that was in flight may have created its container after that: one more pass.
+      await new Promise((r) => setTimeout(r, 1_500));
+      await ctx.cleanup().catch(() => 0);
+      process.exit(code);
+    })();
   };
-  process.once('SIGINT', () => void stop('interrupted', 130));
-  process.once('SIGTERM', () => void stop('terminated', 143));
+  process.on('SIGINT', () => stop('interrupted', 130));
+  process.on('SIGTERM', () => stop('terminated', 143));
   setTimeout(
-    () => void stop(`time limit of ${Math.round(timeLimitMs / 60_000)} min reached`, 1),
+    () => stop(`time limit of ${Math.round(timeLimitMs / 60_000)} min reached`, 1),
     timeLimitMs,
   ).unref();
 
@@ -245,9 +252,12 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await bench.teardown();
   }
+  // A stopped run writes nothing: its suites ended early, and results.json keeps the last run's.
+  if (stopping) return stopping;
 
-  // Rows of suites not run this time are carried over, so results.json stays complete.
-  const chosenNames = new Set(chosen.map((s) => s.name));
+  // Rows of suites not run this time, or not to their end, are carried over, so results.json
+  // stays complete (a scale run that fails after an hour does not wipe the last one's rows).
+  const chosenNames = new Set(results.suites.filter((s) => s.ran).map((s) => s.name));
   const carried = previousRows().filter(
     (r) => !chosenNames.has(r.suite) && SUITES.some((s) => s.name === r.suite),
   );

@@ -9,6 +9,7 @@
 // 2000 longer than two and a half hours. Both sides spread over the bot's bridge networks alike
 // (core/networks.ts: the lowest with room first, at most networkSize each, counting the core's
 // instances and the raw ones held).
+import { readFileSync } from 'node:fs';
 import type { Services } from '../core/context.ts';
 import { NetworkPlacement } from '../core/networks.ts';
 import { mapLimit } from '../lib/concurrency.ts';
@@ -60,7 +61,24 @@ function rounds<T>(names: readonly T[], size: number): T[][] {
   );
 }
 
-/** Timed rounds of one side: each round's batch, their launch times and summed wall time. */
+/** CPU time spent so far, in ms: this process's, and the whole host's (every core's busy time,
+ * from /proc/stat; 0 where there is none). */
+function cpuNow(): { ownMs: number; hostMs: number } {
+  const own = process.cpuUsage();
+  let hostMs = 0;
+  try {
+    // cpu  user nice system idle iowait irq softirq steal ... in USER_HZ (100 a second here)
+    const fields =
+      readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/).slice(1, 9) ?? [];
+    const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+    hostMs = ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 10;
+  } catch {
+    // not Linux: the host's share stays 0
+  }
+  return { ownMs: (own.user + own.system) / 1000, hostMs };
+}
+
+/** Timed rounds of one side: each round's batch, their launch times and summed wall and CPU time. */
 function roundsOf(
   signal: AbortSignal,
   names: readonly string[],
@@ -68,13 +86,17 @@ function roundsOf(
   launch: (name: string) => Promise<unknown>,
 ) {
   const queue = rounds(names, concurrency);
-  const timedSide = { latencyMs: [] as number[], wallMs: 0 };
+  const timedSide = { latencyMs: [] as number[], wallMs: 0, ownCpuMs: 0, hostCpuMs: 0 };
   const next = async () => {
     const round = queue.shift();
     if (!round) return;
+    const before = cpuNow();
     const done = await batch(signal, round, concurrency, launch);
+    const after = cpuNow();
     timedSide.latencyMs.push(...done.latencyMs);
     timedSide.wallMs += done.wallMs;
+    timedSide.ownCpuMs += after.ownMs - before.ownMs;
+    timedSide.hostCpuMs += after.hostMs - before.hostMs;
   };
   return { timedSide, next, count: queue.length };
 }
@@ -133,8 +155,10 @@ export async function fillByTenths(
     launched += size;
     const ratio = raw.wallMs / core.wallMs;
     const coreOn = new Set(Object.values(services.store.read().instances).map((r) => r.network));
+    const perLaunch = (ms: number) => Math.round(ms / sample);
+    const c = coreSide.timedSide;
     ctx.log(
-      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}`,
+      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}; CPU per timed launch, core/raw: this process ${perLaunch(c.ownCpuMs)}/${perLaunch(raw.ownCpuMs)} ms, host ${perLaunch(c.hostCpuMs)}/${perLaunch(raw.hostCpuMs)} ms`,
     );
   }
   return result;
