@@ -1,12 +1,14 @@
 // Issue 12 (production start): the bot as `npm run start:prod` runs it (compiled JavaScript,
 // `node dist/main.js`) against `npm start` as it is (`tsx main.ts`), alternating: time from spawn
 // to the first GET /healthz 200, and the resident memory of the process tree once it answers.
-// Both run as the Slack bot over HTTP with a stand-in token and a Web API URL that refuses at
-// once (nothing reaches Slack), on an empty store of the bench scope. The bot child processes
+// Both run as the Slack bot over HTTP with a stand-in token, against the tests' Slack stand-in
+// on 127.0.0.1 (the bot asks auth.test at start; nothing reaches Slack), on an empty store of the
+// bench scope. The bot child processes
 // are also what bench/scale.ts measures memory with.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { startSlackStandIn } from '../test/support/slack-stand-in.ts';
 import { type BenchContext, ROOT, type Suite } from './harness.ts';
 import { alternate, benchRow, ratio, side } from './rows.ts';
 
@@ -89,6 +91,7 @@ export async function startBot(
   options: { dataFile: string; httpPort: number; env?: Record<string, string> },
 ): Promise<RunningBot> {
   const [command = '', ...args] = COMMANDS[kind];
+  const slack = await startSlackStandIn();
   const t0 = performance.now();
   const child = spawn(command, args, {
     cwd: ROOT,
@@ -99,8 +102,7 @@ export async function startBot(
       ...(process.env.DOCKER_HOST ? { DOCKER_HOST: process.env.DOCKER_HOST } : {}),
       SLACK_SIGNING_SECRET: 'bench-not-a-secret',
       SLACK_BOT_TOKEN: 'xoxb-0-bench-not-a-token',
-      // Port 9 (discard) refuses at once: Bolt's auth.test at start fails fast, Slack is never asked.
-      SLACK_API_URL: 'http://127.0.0.1:9/api/',
+      SLACK_API_URL: slack.apiUrl,
       HTTP_PORT: String(options.httpPort),
       HTTP_BIND: '127.0.0.1',
       SPREADSERVE_DATA: options.dataFile,
@@ -118,15 +120,20 @@ export async function startBot(
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await exited;
-    clearTimeout(killer);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(killer);
+    }
+    await slack.close();
   };
   const url = `http://127.0.0.1:${options.httpPort}/healthz`;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`the ${kind} bot exited (${child.exitCode}): ${stderr}`);
+    if (child.exitCode !== null) {
+      await slack.close();
+      throw new Error(`the ${kind} bot exited (${child.exitCode}): ${stderr}`);
+    }
     if (performance.now() - t0 > START_TIMEOUT_MS) {
       await stop();
       throw new Error(`the ${kind} bot did not answer ${url} within ${START_TIMEOUT_MS} ms: ${stderr}`);
@@ -140,7 +147,16 @@ export async function startBot(
   }
   const startMs = performance.now() - t0;
   const pid = child.pid ?? 0;
-  return { child, startMs, rssBytes: () => treeRssBytes(pid), stop };
+  const rssBytes = () => {
+    // A bot that died after answering reads as 0 bytes: that must fail the row, not pass it.
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `the ${kind} bot ended (${child.exitCode ?? child.signalCode}) before its memory was read: ${stderr}`,
+      );
+    }
+    return treeRssBytes(pid);
+  };
+  return { child, startMs, rssBytes, stop };
 }
 
 const MB = 1024 * 1024;

@@ -5,10 +5,10 @@
 import { Server } from 'node:http';
 import { App, LogLevel, SocketModeReceiver } from '@slack/bolt';
 import type { Logger as SlackLogger } from '@slack/logger';
-import type { FetchFunction, RetryOptions, WebClientOptions } from '@slack/web-api';
+import { ErrorCode, type FetchFunction, type RetryOptions, type WebClientOptions } from '@slack/web-api';
 import type { Config } from '../core/config.ts';
 import type { Services } from '../core/context.ts';
-import { describeError } from '../lib/errors.ts';
+import { describeError, UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { RecentIds } from './dedupe.ts';
 import { registerInteractive } from './interactive.ts';
@@ -31,6 +31,9 @@ export interface SlackAppOptions {
 
 export interface SlackApp {
   app: App;
+  /** Asks Slack who the bot is (auth.test); rejects with one sentence when Slack refuses the
+   * token or does not answer. start() does it first when it was not done. */
+  init(): Promise<void>;
   /** Resolves once the HTTP server listens (or the socket is connected); returns the HTTP port. */
   start(): Promise<number>;
   stop(): Promise<void>;
@@ -168,7 +171,19 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     customRoutes: receiver ? undefined : customRoutes,
     logger,
     clientOptions: webClientOptions(config, clientOptions),
+    // auth.test is awaited in init(): Bolt's own call from the constructor rejects unobserved
+    // when Slack refuses the token or does not answer, which ended the process a few seconds
+    // after start with a stack trace (bolt-js issue 248).
+    deferInitialization: true,
   });
+  let initialized: Promise<void> | undefined;
+  const init = () => {
+    initialized ??= app.init().catch((err: unknown) => {
+      initialized = undefined;
+      throw slackRefused(err, config.slack.apiUrl ?? DEFAULT_SLACK_API_URL);
+    });
+    return initialized;
+  };
   const runner = new CommandRunner(services, metrics, log, options.unlistedGroups);
   const recent = new RecentIds();
   registerSlashCommand(app, { runner, metrics, recent, log });
@@ -180,7 +195,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   return {
     app,
+    init,
     async start() {
+      await init();
       const { httpPort: port, httpBind: host } = config;
       const started: unknown = await app.start(host === undefined ? port : { port, host });
       // The HTTP receiver resolves with its server: with HTTP_PORT=0 the OS picked the port.
@@ -194,4 +211,31 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       await app.stop();
     },
   };
+}
+
+const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
+
+/** Why auth.test at start failed, as the sentence an operator acts on (the token never shown). */
+export function slackRefused(err: unknown, apiUrl: string): UserError {
+  const e = err as {
+    code?: string;
+    data?: { error?: string };
+    statusCode?: number;
+    original?: { message?: string; cause?: { code?: string; message?: string } };
+  };
+  const sentence = (() => {
+    switch (e.code) {
+      case ErrorCode.PlatformError:
+        return `Slack refused SLACK_BOT_TOKEN (auth.test answered "${e.data?.error ?? 'unknown'}"): set the app's Bot User OAuth Token (xoxb-...) from its OAuth & Permissions page, and check the app is installed in the workspace.`;
+      case ErrorCode.HTTPError:
+      case ErrorCode.RateLimitedError:
+        return `Slack's Web API at ${apiUrl} answered auth.test with HTTP ${e.statusCode ?? 429}: check SLACK_API_URL, or start again once Slack answers.`;
+      default: {
+        const why =
+          e.original?.cause?.code ?? e.original?.cause?.message ?? e.original?.message ?? describeError(err);
+        return `Slack's Web API at ${apiUrl} did not answer auth.test (${why}): check the network and SLACK_API_URL (unset means ${DEFAULT_SLACK_API_URL}).`;
+      }
+    }
+  })();
+  return new UserError('slack-refused', sentence, [], { cause: err });
 }

@@ -71,6 +71,7 @@ export async function composeSlackBot(config: Config, options: SlackBotOptions):
     services,
     metrics,
     async start() {
+      await slack.init(); // before the store is reconciled: a bot Slack refuses stops here
       await services.start();
       return slack.start();
     },

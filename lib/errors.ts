@@ -12,6 +12,7 @@ export type UserErrorKind =
   | 'pool-exhausted' // no free port left
   | 'port-taken' // a host port is held by another process
   | 'engine-unreachable' // Docker is down or DOCKER_HOST is wrong
+  | 'slack-refused' // at start: Slack refused the bot's token, or its Web API did not answer
   | 'unhealthy' // the container never answered its health path
   | 'build-failed' // a build step or the installer failed
   | 'timeout' // a build or wait ran out of time
