@@ -1,6 +1,7 @@
 // How many instances one user may hold: checked when they launch one and when one is given to
 // them, by this one function, so both ways of coming to own an instance meet the same limits.
 import { UserError } from '../lib/errors.ts';
+import { readAll } from '../store/draft.ts';
 import type { StoreDoc } from '../store/schema.ts';
 import type { Config } from './config.ts';
 import type { Actor } from './policy.ts';
@@ -20,10 +21,12 @@ export function assertQuota(
 ): void {
   const own = template?.policy.maxPerUser;
   const limit = own ?? config.maxInstancesPerUser;
-  const owned = Object.values(doc.instances).filter(
+  if (limit <= 0 || owner.role === 'admin') return;
+  // readAll: counting must not copy every record of the update's draft (store/draft.ts).
+  const owned = readAll(doc.instances).filter(
     (i) => i.owner === owner.id && (own === undefined || i.template === template?.name),
   ).length;
-  if (limit > 0 && owned >= limit && owner.role !== 'admin') {
+  if (owned >= limit) {
     if (own !== undefined) throw templateQuota(template?.name ?? '', owned, limit, subject);
     throw new UserError(
       'quota',

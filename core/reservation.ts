@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EngineNode } from '../engine/types.ts';
 import { UserError } from '../lib/errors.ts';
+import { readAll } from '../store/draft.ts';
 import type { InstanceNode, StoreDoc } from '../store/schema.ts';
 import type { Config } from './config.ts';
 import type { Actor } from './policy.ts';
@@ -84,7 +85,7 @@ function reserveOnNode(
   template: string,
 ): { port: number; node: InstanceNode } {
   const load = new Map<string, number>();
-  for (const record of Object.values(doc.instances)) {
+  for (const record of readAll(doc.instances)) {
     if (record.node) load.set(record.node.id, (load.get(record.node.id) ?? 0) + 1);
   }
   const candidates = nodes

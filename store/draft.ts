@@ -6,9 +6,20 @@ import type { StoreDoc } from './schema.ts';
  * changes one instance of 2000 copies that one. (Cloning the whole map cost 2-5 ms at 1000
  * records, twice per launch: a cost that grew with the host's fill.) Reads go to the map itself.
  */
+/** The map behind each draft's instances view: what readAll() scans. */
+const mapOf = new WeakMap<object, object>();
+
+/**
+ * The records of a map, for a read-only scan inside an update (a quota count, a tally per node):
+ * reading them through the draft's view would copy every one. Outside an update, the map itself.
+ */
+export function readAll<T>(records: Readonly<Record<string, T>>): readonly Readonly<T>[] {
+  return Object.values((mapOf.get(records) ?? records) as Record<string, T>);
+}
+
 function recordsCopiedOnRead<T>(records: Record<string, T>): Record<string, T> {
   const copied = new Set<string>();
-  return new Proxy(records, {
+  const view = new Proxy(records, {
     get(target, key) {
       if (typeof key === 'string' && !copied.has(key) && Object.hasOwn(target, key)) {
         copied.add(key);
@@ -23,6 +34,8 @@ function recordsCopiedOnRead<T>(records: Record<string, T>): Record<string, T> {
       return true;
     },
   });
+  mapOf.set(view, records);
+  return view;
 }
 
 /** Sets an own property, even one named "__proto__" (an assignment would set the prototype). */

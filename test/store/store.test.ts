@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserError } from '../../lib/errors.ts';
+import { readAll } from '../../store/draft.ts';
 import { type AuditEntry, emptyDoc, STORE_VERSION, type StoreDoc } from '../../store/schema.ts';
 import { Store } from '../../store/store.ts';
 
@@ -233,6 +234,34 @@ describe('update', () => {
     expect(ports(readJson(file))).toEqual(expected);
     // and a name like "__proto__" stayed a record, not the document's prototype
     expect(Object.getPrototypeOf(store.read().instances)).toBe(Object.prototype);
+  });
+
+  it('readAll scans the records of an update without copying them, and a later read still copies', async () => {
+    // given a store holding two instances
+    const store = await Store.open(newStorePath());
+    await store.update((doc) => {
+      for (const name of ['a', 'b']) doc.instances[name] = instance(name, 8080);
+    });
+    const before = store.read();
+
+    await store.update((doc) => {
+      // when an update scans the records with readAll
+      const scanned = readAll(doc.instances);
+      // then it sees the committed records themselves (nothing copied)
+      expect(scanned).toHaveLength(2);
+      expect(scanned[0]).toBe(before.instances.a);
+      // and a record read through the draft afterwards is still a copy of its own
+      const a = doc.instances.a;
+      expect(a).not.toBe(before.instances.a);
+      if (a) a.port = 9000;
+      // which readAll now shows
+      expect(readAll(doc.instances).map((r) => r.port)).toEqual([9000, 8080]);
+    });
+
+    // and the document read before the update is unchanged
+    expect(before.instances.a?.port).toBe(8080);
+    expect(store.read().instances.a?.port).toBe(9000);
+    expect(store.read().instances.b).toBe(before.instances.b);
   });
 
   it('groups 1000 updates issued together and keeps all of them', async () => {
