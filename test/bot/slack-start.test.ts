@@ -78,7 +78,9 @@ async function closedPort(): Promise<number> {
   return address.port;
 }
 
-describe('npm start when Slack will not have the bot', () => {
+// Concurrent: each case is a process start of several seconds, and they share nothing but the stand-in
+// (only the first asks it).
+describe.concurrent('npm start when Slack will not have the bot', () => {
   it('stops with one sentence naming SLACK_BOT_TOKEN when Slack refuses the token', async () => {
     // given a Slack whose auth.test answers invalid_auth
     slack.failMethod('auth.test', 'invalid_auth');
