@@ -1,11 +1,6 @@
 // A copy-on-access view of the store document for one update (store.ts).
 import type { StoreDoc } from './schema.ts';
 
-/**
- * A copy of a map of records, each record copied when first read through it: an update that
- * changes one instance of 2000 copies that one. (Cloning the whole map cost 2-5 ms at 1000
- * records, twice per launch: a cost that grew with the host's fill.) Reads go to the map itself.
- */
 /** The map behind each draft's instances view: what readAll() scans. */
 const mapOf = new WeakMap<object, object>();
 
@@ -17,6 +12,11 @@ export function readAll<T>(records: Readonly<Record<string, T>>): readonly Reado
   return Object.values((mapOf.get(records) ?? records) as Record<string, T>);
 }
 
+/**
+ * A copy of a map of records, each record copied when first read through it: an update that
+ * changes one instance of 2000 copies that one. (Cloning the whole map cost 2-5 ms at 1000
+ * records, twice per launch: a cost that grew with the host's fill.) Reads go to the map itself.
+ */
 function recordsCopiedOnRead<T>(records: Record<string, T>): Record<string, T> {
   const copied = new Set<string>();
   const view = new Proxy(records, {
