@@ -4,8 +4,9 @@
 
 /**
  * Calls fn for every item with at most `limit` calls in flight, in the items' order of start;
- * results come back in the items' order. The first rejection rejects the whole (the calls in
- * flight go on, and the other workers keep taking items).
+ * results come back in the items' order. The first rejection rejects the whole, and no item is
+ * taken after it (the calls in flight go on): a caller that has its error must not find work
+ * still starting behind its back, such as launches after its cleanup listed what to remove.
  */
 export async function mapLimit<T, R>(
   items: readonly T[],
@@ -15,8 +16,17 @@ export async function mapLimit<T, R>(
   const results: R[] = new Array(items.length);
   // One iterator shared by every worker: each item is taken once, in order.
   const queue = items.entries();
+  let failed = false;
   const worker = async () => {
-    for (const [index, item] of queue) results[index] = await fn(item, index);
+    for (const [index, item] of queue) {
+      if (failed) return;
+      try {
+        results[index] = await fn(item, index);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
   };
   const workers = Math.max(1, Math.min(Math.floor(limit) || 1, items.length));
   await Promise.all(Array.from({ length: workers }, worker));
