@@ -79,7 +79,7 @@ async function closedPort(): Promise<number> {
 }
 
 // Concurrent: each case is a process start of several seconds, and they share nothing but the stand-in
-// (only the first asks it).
+// (only the first asks it; the HTTP error case has its own).
 describe.concurrent('npm start when Slack will not have the bot', () => {
   it('stops with one sentence naming SLACK_BOT_TOKEN when Slack refuses the token', async () => {
     // given a Slack whose auth.test answers invalid_auth
@@ -98,6 +98,26 @@ describe.concurrent('npm start when Slack will not have the bot', () => {
     const asked = slack.calls('auth.test');
     expect(asked).toHaveLength(1);
     expect(JSON.stringify(asked[0])).toContain(TOKEN);
+  });
+
+  it('stops with one sentence naming the HTTP status when the Web API answers with an error', async () => {
+    // given a Slack (of this case's own) whose auth.test answers HTTP 500
+    const failing = await startSlackStandIn();
+    try {
+      failing.failMethod('auth.test', 'internal_error', { status: 500 });
+
+      // when the bot starts
+      const { code, stderr } = await startBot(failing.apiUrl);
+
+      // then it exits 1 with one line naming the address and the status, after its bounded retries
+      expect(code).toBe(1);
+      expect(stderr).toBe(
+        `SpreadServe could not start: Slack's Web API at ${failing.apiUrl} answered auth.test with HTTP 500: check SLACK_API_URL, or start again once Slack answers.\n`,
+      );
+      expect(failing.calls('auth.test')).toHaveLength(3);
+    } finally {
+      await failing.close();
+    }
   });
 
   it('stops with one sentence naming the Web API address when Slack does not answer', async () => {
