@@ -227,7 +227,7 @@ export const scaleSuite: Suite = {
       // 1000, launches ~2/s near 1000): the bound an operator of such a host would set. The run
       // at 2000 of 2026-11-30 lost one start past 60 s near 1500 instances (load past 100); the
       // raw side waits unbounded, so the core gets the demo's own start timeout.
-      DOCKER_CALL_TIMEOUT: '5m',
+      DOCKER_CALL_TIMEOUT: `${Math.ceil(ctx.template.startTimeoutMs / 1_000)}s`,
     };
     const bench = { ...ctx, ports: { from: SCALE_PORTS.from, to: SCALE_PORTS.from + n - 1 } };
     await buildDist(ctx);
