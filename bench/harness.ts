@@ -77,6 +77,8 @@ export interface BenchContext {
   /** `--network-size N`: instances per bridge network in the scale suite, for the core
    * (SPREADSERVE_NETWORK_SIZE) and the raw side alike; absent, the bot's default. */
   networkSize?: number;
+  /** `--fill-only`: the scale suite fills the host and checks every URL, and stops there. */
+  fillOnly?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +139,7 @@ export async function acquireBenchLock(log: (line: string) => void, waitMs: numb
 
 export function createBenchEnv(
   env: Record<string, string | undefined>,
-  options: { instances?: number; networkSize?: number; startTimeoutMs?: number } = {},
+  options: { instances?: number; networkSize?: number; fillOnly?: boolean; startTimeoutMs?: number } = {},
 ): BenchEnv {
   const dockerHost = env.DOCKER_HOST;
   const docker = new Docker(connect({ dockerHost }).modem);
@@ -231,6 +233,7 @@ export function createBenchEnv(
       signal: aborter.signal,
       instances: options.instances,
       networkSize: options.networkSize,
+      fillOnly: options.fillOnly,
     },
     abort: () => aborter.abort(new Error('the bench was stopped')),
     async buildImage() {

@@ -3,7 +3,8 @@
 // bench/results.json. `npm run bench -- launch list` runs only those suites (the other suites'
 // rows in results.json are kept, with their own measuredAt); `npm run bench -- --list` lists them.
 // A suite marked onlyWhenNamed (scale) runs only when named: `npm run bench -- scale --instances 40`
-// (`--network-size 10` spreads its instances over networks of 10, to cross networks at a small N).
+// (`--network-size 10` spreads its instances over networks of 10, to cross networks at a small N;
+// `--fill-only` stops after the fill and the URLs, and prints its rows without writing them).
 // Everything it creates carries the scope label `bench`, publishes on 127.0.0.1:25000-25199 (the
 // scale suite: 30000-32767) and is removed before and after (also on Ctrl-C and on the overall
 // time limit).
@@ -155,6 +156,10 @@ async function main(argv: string[]): Promise<number> {
     taken.add(at).add(at + 1);
   }
   const instances = values['--instances'];
+  // `--fill-only`: the scale suite's fill and URLs alone (a run past 1000 without the hours the
+  // rest takes); its rows are printed, not written: they would replace a whole run's.
+  const fillOnly = argv.includes('--fill-only');
+  if (fillOnly) taken.add(argv.indexOf('--fill-only'));
   const names = argv.filter((_, i) => !taken.has(i));
   const unknown = names.filter((a) => !SUITES.some((s) => s.name === a));
   if (unknown.length > 0) {
@@ -166,6 +171,12 @@ async function main(argv: string[]): Promise<number> {
   const chosen =
     names.length > 0 ? SUITES.filter((s) => names.includes(s.name)) : SUITES.filter((s) => !s.onlyWhenNamed);
   const scaled = chosen.some((s) => s.onlyWhenNamed);
+  if (fillOnly && !chosen.some((s) => s.name === 'scale')) {
+    process.stderr.write(
+      'bench: --fill-only applies to the scale suite: `npm run bench -- scale --fill-only`.\n',
+    );
+    return 2;
+  }
   const timeLimitMs =
     TIME_LIMIT_MS + (scaled ? (instances ?? SCALE_DEFAULT_INSTANCES) * TIME_LIMIT_PER_INSTANCE_MS : 0);
 
@@ -176,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
   const bench = createBenchEnv(process.env, {
     instances,
     networkSize: values['--network-size'],
+    fillOnly,
     startTimeoutMs: chosen.some((s) => s.name === 'scale') ? SCALE_START_TIMEOUT_MS : undefined,
   });
   const { ctx } = bench;
@@ -269,14 +281,14 @@ async function main(argv: string[]): Promise<number> {
   results.pass = results.rows.every((r) => r.pass !== false);
   results.durationMs = Date.now() - started;
   results.machine.loadEnd = load1();
-  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  if (!fillOnly) writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 
   process.stdout.write(`${markdownTable(results.rows)}\n\n`);
   const engine = results.engine;
   process.stdout.write(
     `Docker ${String(engine.version)} (API ${String(engine.apiVersion)}), Node ${results.node}, ` +
       `${results.machine.cpus} CPUs, ${results.date}; ${carried.length ? `${carried.length} row(s) carried over from an earlier run; ` : ''}` +
-      `written to bench/results.json in ${formatMs(results.durationMs)}.\n`,
+      `${fillOnly ? 'a --fill-only run, not written to bench/results.json,' : 'written to bench/results.json'} in ${formatMs(results.durationMs)}.\n`,
   );
   const { cpus, loadStart, loadEnd = 0 } = results.machine;
   if (Math.max(loadStart, loadEnd) > cpus) {

@@ -6,7 +6,6 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Services } from '../core/context.ts';
 import { AUDIT_LIMIT } from '../store/schema.ts';
-import { serialize } from '../store/store.ts';
 import type { BenchContext } from './harness.ts';
 import { alternate, type Bench, benchRow, ratio, side, timed } from './rows.ts';
 
@@ -25,8 +24,9 @@ export async function storeRows(ctx: BenchContext, services: Services, n: number
   const raw: number[] = [];
   const rawFile = path.join(ctx.dir, 'raw-store.json');
   const rawWrite = async () => {
-    // What the store's write does, without the store: serialise, write a temp file, flush, rename.
-    const text = serialize(store.read());
+    // A store's write without the store's kept runs (store/doc-bytes.ts): JSON.stringify of the
+    // whole document, a temp file, flush, rename.
+    const text = `${JSON.stringify(store.read())}\n`;
     const handle = await open(`${rawFile}.tmp`, 'w');
     await handle.writeFile(text);
     await handle.sync();

@@ -262,6 +262,11 @@ export const scaleSuite: Suite = {
     keep(launchRows(n, fill));
     ctx.log(`scale: every URL at ${n}`);
     keep([await reachableRow(services, n)]);
+    if (ctx.fillOnly) {
+      ctx.log('scale: --fill-only: the rest is skipped; the cleanup removes the instances');
+      await services.stop();
+      return rows;
+    }
     ctx.log(`scale: list all and status at ${n}`);
     keep(await listRows(ctx, services, n));
     ctx.log(`scale: a reclaim pass at ${n}, the stats way then host counters`);

@@ -147,8 +147,10 @@ export class Instances {
     const reason = `time limit ${formatDuration(ttlMs)}, past ${limitName(policy, 'maxLifetimeMs')} (${formatDuration(max)}): allowed for an admin`;
     try {
       await this.deps.store.update((doc) => {
-        const entry = doc.audit.findLast((e) => e.action === 'launch' && e.instance === record.name);
-        if (entry) entry.reason = reason;
+        // Replaced, not changed: a written audit entry is never changed in place (store/draft.ts).
+        const at = doc.audit.findLastIndex((e) => e.action === 'launch' && e.instance === record.name);
+        const entry = doc.audit[at];
+        if (entry) doc.audit[at] = { ...entry, reason };
       });
     } catch (err) {
       this.deps.log.warn(

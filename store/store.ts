@@ -2,7 +2,7 @@
 // Every mutation goes through update(fn): fn runs synchronously on a copy of the document, so
 // mutations are serialised by construction and a throwing fn changes nothing; the writes of
 // updates issued together are grouped into one atomic, durable file write (durable-file.ts:
-// fsynced temp file + rename). One process owns the store through a kernel lock on `<file>.lock`
+// fsynced temp file + rename) of bytes built from runs of records kept between writes (doc-bytes.ts). One process owns the store through a kernel lock on `<file>.lock`
 // (lib/lock.ts); another opens it read-only and takes it over by itself when the owner ends.
 // A failed write is retried, then the store is read-only until a write succeeds again.
 import { constants } from 'node:fs';
@@ -12,6 +12,7 @@ import { Low } from 'lowdb';
 import { UserError } from '../lib/errors.ts';
 import { tryLock, unlock } from '../lib/lock.ts';
 import { inconsistency } from './check.ts';
+import { DocBytes } from './doc-bytes.ts';
 import { Draft } from './draft.ts';
 import { DurableTextFile } from './durable-file.ts';
 import {
@@ -26,12 +27,6 @@ import {
 import { emptyDoc, type StoreDoc, storeDocSchema } from './schema.ts';
 
 export type ReadonlyDoc = Readonly<StoreDoc>;
-
-/** The file's text for a document. Compact: the whole file is written at every update, and at
- * 1000 records indenting made it 40% larger and each write's CPU (encode, copy, collect) with it. */
-export function serialize(doc: ReadonlyDoc): string {
-  return `${JSON.stringify(doc)}\n`;
-}
 
 /** Where the store says what it did by itself (pino's Logger fits). */
 export interface StoreLog {
@@ -69,8 +64,10 @@ export class Store {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly log: StoreLog;
-  private readonly db: Low<string>;
+  private readonly db: Low<string | Uint8Array>;
   private readonly adapter: DurableTextFile;
+  /** Keeps runs of records' JSON between writes: a write stringifies only what changed. */
+  private readonly docBytes = new DocBytes();
 
   private constructor(
     readonly file: string,
@@ -78,7 +75,7 @@ export class Store {
   ) {
     this.log = options.log ?? silent;
     this.adapter = new DurableTextFile(file);
-    this.db = new Low<string>(this.adapter, '');
+    this.db = new Low<string | Uint8Array>(this.adapter, '');
   }
 
   /** The kernel lock file beside the store; it stays on disk (deleting it would split the lock). */
@@ -295,7 +292,7 @@ export class Store {
   /** Writes the document, retrying a transient failure; on failure rolls back and goes read-only. */
   private async flush(): Promise<void> {
     const doc = this.doc;
-    this.db.data = serialize(doc);
+    this.db.data = this.docBytes.of(doc);
     for (let attempt = 0; ; attempt++) {
       try {
         await this.db.write();
