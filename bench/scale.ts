@@ -16,11 +16,11 @@ import vm from 'node:vm';
 import { dispatch } from '../commands/index.ts';
 import type { Services } from '../core/context.ts';
 import { managedFilter } from '../core/labels.ts';
-import { mapLimit } from '../lib/concurrency.ts';
 import { AUDIT_LIMIT } from '../store/schema.ts';
 import type { BenchContext, Suite } from './harness.ts';
 import { rawLaunch } from './launch.ts';
 import { alternate, type Bench, benchRow, formatValue, percentile, ratio, side, timed } from './rows.ts';
+import { pidBudgetError, reachableRow, readPidMax } from './scale-host.ts';
 import { coreName, cycles, fillByTenths, stopAll, type Tenth } from './scale-launch.ts';
 import { hostReclaim, statsReclaim } from './scale-reclaim.ts';
 import { storeRows } from './scale-store.ts';
@@ -116,61 +116,6 @@ function launchRows(n: number, fill: Tenth[]): Bench[] {
   return rows;
 }
 
-/** Every running instance's URL asked (16 in flight, 5 s each), then each that did not answer
- * 200 asked again (4 in flight, 30 s each): the count that answered 200. The launches polled each
- * one ready already; this says they all still serve together at N. Why a first ask failed is
- * logged and noted, grouped: at 1400 a run had 170 of them and no way to tell why. */
-async function reachableRow(ctx: BenchContext, services: Services, n: number): Promise<Bench> {
-  const views = (await services.instances.observe()).filter((o) => o.state === 'running');
-  const latencyMs: number[] = [];
-  const ask = async (urls: readonly string[], inFlight: number, timeoutMs: number) => {
-    const failed = new Map<string, string>();
-    await mapLimit(urls, inFlight, async (url) => {
-      const t = performance.now();
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-        await res.arrayBuffer();
-        if (res.ok) latencyMs.push(performance.now() - t);
-        else failed.set(url, `HTTP ${res.status}`);
-      } catch (err) {
-        const cause = (err as Error & { cause?: { code?: string } }).cause?.code;
-        failed.set(url, cause ?? (err as Error).name);
-      }
-    });
-    return failed;
-  };
-  const wall = await timed(() =>
-    ask(
-      views.map((v) => v.url),
-      16,
-      5_000,
-    ),
-  );
-  const first = wall.value;
-  const again = first.size > 0 ? await ask([...first.keys()], 4, 30_000) : first;
-  const grouped = (failed: Map<string, string>) => {
-    const counts = new Map<string, number>();
-    for (const why of failed.values()) counts.set(why, (counts.get(why) ?? 0) + 1);
-    return [...counts].map(([why, count]) => `${count} ${why}`).join(', ');
-  };
-  const retried =
-    first.size === 0
-      ? ''
-      : `; ${first.size} failed the first ask (${grouped(first)}), ${first.size - again.size} of them answered the second (30 s)${again.size ? `, not: ${grouped(again)}, e.g. ${[...again.keys()].slice(0, 3).join(' ')}` : ''}`;
-  if (first.size > 0) ctx.log(`  reachable at ${n}${retried}`);
-  return benchRow({
-    suite: 'scale',
-    id: 'scale.reachable',
-    name: `all ${n} reachable by their URLs`,
-    ours: side('GET each running instance URL, 16 in flight (5 s), failures again (30 s)', latencyMs, {
-      wallMs: wall.ms,
-    }),
-    result: { label: 'answered 200', value: latencyMs.length, unit: 'count' },
-    target: { op: '>=', value: n, unit: 'count', source: 'issue 12' },
-    notes: `${views.length} running instances${retried}`,
-  });
-}
-
 /** `list all`, `status` and one raw listContainers at N, alternating. */
 async function listRows(ctx: BenchContext, services: Services, n: number): Promise<Bench[]> {
   const label = Object.entries(managedFilter(ctx.scope)).map(([k, v]) => `${k}=${v}`);
@@ -235,7 +180,7 @@ export const scaleSuite: Suite = {
   onlyWhenNamed: true,
   async run(ctx) {
     const n = ctx.instances ?? SCALE_DEFAULT_INSTANCES;
-    const refusal = instancesError(String(n));
+    const refusal = instancesError(String(n)) ?? pidBudgetError(n, readPidMax());
     if (refusal !== null) throw new Error(refusal);
     const t0 = performance.now();
     const ports = `${SCALE_PORTS.from}-${SCALE_PORTS.from + n - 1}`;
