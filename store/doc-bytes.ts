@@ -80,17 +80,29 @@ export class DocBytes {
   private container(value: object, depthOf: (key: string) => number, out: Buffer[]): void {
     const list = Array.isArray(value);
     out.push(Buffer.from(list ? '[' : '{'));
-    let comma = '';
+    let comma = false;
     const keys = list ? Array.from(value.keys(), String) : Object.keys(value);
     for (const key of keys) {
-      const at = out.length;
-      out.push(Buffer.from(list ? comma : `${comma}${JSON.stringify(key)}:`));
-      if (this.value((value as Record<string, unknown>)[key], depthOf(key), out)) comma = ',';
-      else if (list)
-        out.push(Buffer.from('null')); // as JSON writes undefined in a list
-      else out.length = at; // JSON leaves out a key whose value it cannot write
+      const member = (value as Record<string, unknown>)[key];
+      if (this.member(list ? null : key, member, depthOf(key), comma, out)) comma = true;
     }
     out.push(Buffer.from(list ? ']' : '}'));
+  }
+
+  /**
+   * Appends one member of a list (key null) or map, after a comma when `comma`, as JSON writes
+   * it: undefined is null in a list and leaves its key out of a map. False when nothing was written.
+   */
+  private member(key: string | null, value: unknown, depth: number, comma: boolean, out: Buffer[]): boolean {
+    const at = out.length;
+    out.push(Buffer.from(`${comma ? ',' : ''}${key === null ? '' : `${JSON.stringify(key)}:`}`));
+    if (this.value(value, depth, out)) return true;
+    if (key !== null) {
+      out.length = at;
+      return false;
+    }
+    out.push(Buffer.from('null'));
+    return true;
   }
 
   /** Appends a map's or list's JSON from runs of its records, kept ones where they still match. */
@@ -110,12 +122,8 @@ export class DocBytes {
       if (!isRecord(record)) {
         // Not a record (a number, null, a toJSON object): written as JSON writes it, alone.
         last = null;
-        const text = JSON.stringify(record) as string | undefined;
-        const key = keys === null ? '' : `${JSON.stringify(keys[i])}:`;
+        if (this.member(keys === null ? null : (keys[i] as string), record, 0, comma, out)) comma = true;
         i++;
-        if (text === undefined && keys !== null) continue; // JSON leaves the key out
-        out.push(Buffer.from(`${comma ? ',' : ''}${key}${text ?? 'null'}`));
-        comma = true;
         continue;
       }
       const kept = this.runs.get(record);

@@ -24,12 +24,13 @@ export class DurableTextFile {
     }
   }
 
-  /** Replaces the file's text (or its UTF-8 bytes) atomically and durably; on failure the file is unchanged. */
-  async write(text: string | Uint8Array): Promise<void> {
+  /** Replaces the file's content (a text, or UTF-8 bytes) atomically and durably; on failure the
+   * file is unchanged. */
+  async write(content: string | Uint8Array): Promise<void> {
     try {
       const handle = await open(this.tempFile, 'w');
       try {
-        await handle.writeFile(text);
+        await handle.writeFile(content);
         await handle.sync();
       } finally {
         await handle.close();

@@ -2,8 +2,9 @@
 // Every mutation goes through update(fn): fn runs synchronously on a copy of the document, so
 // mutations are serialised by construction and a throwing fn changes nothing; the writes of
 // updates issued together are grouped into one atomic, durable file write (durable-file.ts:
-// fsynced temp file + rename) of bytes built from runs of records kept between writes (doc-bytes.ts). One process owns the store through a kernel lock on `<file>.lock`
-// (lib/lock.ts); another opens it read-only and takes it over by itself when the owner ends.
+// fsynced temp file + rename) of bytes built from runs of records kept between writes
+// (doc-bytes.ts). One process owns the store through a kernel lock on `<file>.lock` (lib/lock.ts);
+// another opens it read-only and takes it over by itself when the owner ends.
 // A failed write is retried, then the store is read-only until a write succeeds again.
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
