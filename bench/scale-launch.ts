@@ -16,6 +16,7 @@ import { mapLimit } from '../lib/concurrency.ts';
 import type { BenchContext } from './harness.ts';
 import { rawLaunch } from './launch.ts';
 import { alternate, timed } from './rows.ts';
+import { neighbourTableFulls } from './scale-host.ts';
 
 export interface Tenth {
   /** How many instances the host held when this tenth began. */
@@ -120,6 +121,7 @@ export async function fillByTenths(
   for (const [k, size] of tenths(n).entries()) {
     ctx.signal.throwIfAborted();
     const sample = rawSampleSize(size, concurrency);
+    const fullsBefore = neighbourTableFulls();
     const rawNames = Array.from({ length: sample }, (_, i) => `scale-raw-${k}-${i}`);
     const containers: { remove(o: { force: boolean }): Promise<unknown> }[] = [];
     const rawOn = new Set<string>();
@@ -156,9 +158,10 @@ export async function fillByTenths(
     const ratio = raw.wallMs / core.wallMs;
     const coreOn = new Set(Object.values(services.store.read().instances).map((r) => r.network));
     const perLaunch = (ms: number) => Math.round(ms / sample);
+    const fulls = fullsBefore === null ? 0 : (neighbourTableFulls() ?? fullsBefore) - fullsBefore;
     const c = coreSide.timedSide;
     ctx.log(
-      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}; CPU per timed launch, core/raw: this process ${perLaunch(c.ownCpuMs)}/${perLaunch(raw.ownCpuMs)} ms, host ${perLaunch(c.hostCpuMs)}/${perLaunch(raw.hostCpuMs)} ms`,
+      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}; CPU per timed launch, core/raw: this process ${perLaunch(c.ownCpuMs)}/${perLaunch(raw.ownCpuMs)} ms, host ${perLaunch(c.hostCpuMs)}/${perLaunch(raw.hostCpuMs)} ms${fulls > 0 ? `; the neighbour table was full ${fulls} times` : ''}`,
     );
   }
   return result;

@@ -20,7 +20,7 @@ import { AUDIT_LIMIT } from '../store/schema.ts';
 import type { BenchContext, Suite } from './harness.ts';
 import { rawLaunch } from './launch.ts';
 import { alternate, type Bench, benchRow, formatValue, percentile, ratio, side, timed } from './rows.ts';
-import { pidBudgetError, reachableRow, readPidMax } from './scale-host.ts';
+import { hostLimitError, reachableRow, readSetting } from './scale-host.ts';
 import { coreName, cycles, fillByTenths, stopAll, type Tenth } from './scale-launch.ts';
 import { hostReclaim, statsReclaim } from './scale-reclaim.ts';
 import { storeRows } from './scale-store.ts';
@@ -180,7 +180,7 @@ export const scaleSuite: Suite = {
   onlyWhenNamed: true,
   async run(ctx) {
     const n = ctx.instances ?? SCALE_DEFAULT_INSTANCES;
-    const refusal = instancesError(String(n)) ?? pidBudgetError(n, readPidMax());
+    const refusal = instancesError(String(n)) ?? hostLimitError(n, readSetting);
     if (refusal !== null) throw new Error(refusal);
     const t0 = performance.now();
     const ports = `${SCALE_PORTS.from}-${SCALE_PORTS.from + n - 1}`;
