@@ -56,7 +56,7 @@ export function hostLimitError(n: number, read: (setting: string) => string | nu
     const text = read(limit.setting);
     const value = Number(text);
     if (text === null || text === '' || !Number.isInteger(value)) continue;
-    // The core's N and the raw side's batches (a quarter of a tenth) at once, with room to spare.
+    // The core's N and the raw side's batches (half a tenth) at once, with room to spare.
     const needed = Math.ceil((n * 1.1 * limit.perInstance) / 1000) * 1000;
     if (needed > value) {
       return `This host's ${limit.setting} is ${value}, and ${n} instances need about ${needed} ${limit.what}; raise it first, for example \`${limit.raise(needed)}\`.`;

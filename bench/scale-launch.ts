@@ -4,9 +4,11 @@
 // (A B B A ...: the host's drift, its fill and Docker's load, hits both sides alike; a raw batch
 // and then a core batch, each run whole, gave ratios of 0.84-1.37 per tenth in a run at 1000). The
 // raw containers (on ports above the pool) are then removed, and the core launches the rest of its
-// tenth. The raw side is a sample, a quarter of the tenth (at least 4 rounds): launches slow as
-// the host fills (about 2.5 s each at 1000 here), and raw batches of a whole tenth made a run at
-// 2000 longer than two and a half hours. Both sides spread over the bot's bridge networks alike
+// tenth. The raw side is a sample, half the tenth (at least 4 rounds): launches slow as the host
+// fills (about 2.5 s each at 1000 here), and raw batches of a whole tenth made a run at 2000
+// longer than two and a half hours. A quarter (7 rounds a side at 2000) was too few: a round's
+// wall is its slowest of 8 launches, and two runs at 2000 each had one tenth at 0.89 among
+// neighbours at 0.95-1.03, in different tenths. Both sides spread over the bot's bridge networks alike
 // (core/networks.ts: the lowest with room first, at most networkSize each, counting the core's
 // instances and the raw ones held).
 import { readFileSync } from 'node:fs';
@@ -30,7 +32,7 @@ export interface Tenth {
 
 /** The raw sample of a tenth of `size` launched `concurrency` at a time. */
 export function rawSampleSize(size: number, concurrency: number): number {
-  return Math.min(size, Math.max(4 * concurrency, Math.ceil(size / 4)));
+  return Math.min(size, Math.max(4 * concurrency, Math.ceil(size / 2)));
 }
 
 /** n split into ten batches as equal as can be (the first ones one larger). */

@@ -1,7 +1,7 @@
 // Issue 12: the scale suite, `npm run bench -- scale --instances N` (default 1000; only when named,
 // never in CI). Fills the host with N instances through the core at concurrency 8 against raw
 // dockerode at the same concurrency (bench/scale-launch.ts): throughput ratio at every tenth (the
-// core's first launches of the tenth against as many raw ones, a quarter of it, in alternating
+// core's first launches of the tenth against as many raw ones, half of it, in alternating
 // rounds at the same fill),
 // and launch latency at 10%, 50% and 100% of N. At N: `list all` and `status` against one raw
 // listContainers; one reclaim pass the stats way against its one-shot stats calls alone, and with
