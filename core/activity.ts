@@ -12,7 +12,7 @@ import {
   wantsStats,
 } from '../engine/host-sampler.ts';
 import type { ContainerEngine, EngineNode, NetworkSample } from '../engine/types.ts';
-import { mapSettled } from '../lib/concurrency.ts';
+import { LoopTurns, mapSettled } from '../lib/concurrency.ts';
 
 /** Stats calls in flight: each waits ~1 s for the engine's collector tick, so a pass is latency-bound. */
 export const DEFAULT_STATS_CONCURRENCY = 64;
@@ -97,7 +97,10 @@ export class ActivitySampling {
     if (kind === 'stats') return this.settle(targets, DEFAULT_STATS_CONCURRENCY, (t) => this.viaStats(t));
     let read = 0;
     let unreadable = 0;
+    // Host reads are synchronous (engine/host-sampler.ts): the loop gets a turn every few ms.
+    const turns = new LoopTurns();
     const results = await this.settle(targets, HOST_CONCURRENCY, async (t) => {
+      await turns.turn();
       try {
         const sample = await this.bound(this.host.sample(t.container));
         read++;

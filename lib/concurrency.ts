@@ -80,3 +80,29 @@ export async function withDeadline<T>(
     throw err;
   }
 }
+
+/**
+ * Turns for the event loop in a burst of synchronous work spread over many async workers: each
+ * worker awaits turn() before a piece of work; within a slice it resolves at once, past it every
+ * worker waits for the same next turn of the loop, so timers and sockets (Slack's acks) are
+ * served every `sliceMs` instead of after the whole burst.
+ */
+export class LoopTurns {
+  private sliceStart = performance.now();
+  private next: Promise<void> | null = null;
+
+  constructor(private readonly sliceMs = 4) {}
+
+  turn(): Promise<void> | undefined {
+    if (this.next) return this.next;
+    if (performance.now() - this.sliceStart < this.sliceMs) return undefined;
+    this.next = new Promise((resolve) =>
+      setImmediate(() => {
+        this.next = null;
+        this.sliceStart = performance.now();
+        resolve();
+      }),
+    );
+    return this.next;
+  }
+}

@@ -1,7 +1,7 @@
 // The small pool (lib/concurrency.ts): never more than `limit` calls in flight, results in the
 // items' order; after the first rejection no further item starts, while mapSettled runs them all.
 import { describe, expect, it } from 'vitest';
-import { mapLimit, mapSettled } from '../../lib/concurrency.ts';
+import { LoopTurns, mapLimit, mapSettled } from '../../lib/concurrency.ts';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,5 +58,50 @@ describe('mapSettled', () => {
       'Error: item 5 failed',
     ]);
     expect(settled[2]).toEqual({ status: 'fulfilled', value: 20 });
+  });
+});
+
+describe('LoopTurns', () => {
+  /** 120 items of 1 ms of synchronous work over 16 workers; how many were done when a callback
+   * queued on the event loop before the burst got to run. */
+  async function doneWhenLoopRan(withTurns: boolean): Promise<number> {
+    const turns = new LoopTurns(4);
+    let done = 0;
+    let doneAtTurn = -1;
+    setImmediate(() => {
+      doneAtTurn = done;
+    });
+    await mapSettled(
+      Array.from({ length: 120 }, (_, i) => i),
+      16,
+      async () => {
+        if (withTurns) await turns.turn();
+        const until = performance.now() + 1;
+        while (performance.now() < until) {
+          // synchronous work, as a host read is
+        }
+        done++;
+      },
+    );
+    await new Promise((resolve) => setImmediate(resolve)); // the queued callback has run by now
+    return doneAtTurn;
+  }
+
+  it('lets the event loop run during a burst of synchronous work, not only after it', async () => {
+    expect(await doneWhenLoopRan(false)).toBe(120);
+    const atTurn = await doneWhenLoopRan(true);
+    expect(atTurn).toBeGreaterThanOrEqual(1);
+    expect(atTurn).toBeLessThan(20);
+  });
+
+  it('resolves at once within a slice, and makes every caller past it wait for one turn', async () => {
+    const turns = new LoopTurns(1_000);
+    expect(turns.turn()).toBeUndefined();
+    const past = new LoopTurns(0);
+    const first = past.turn();
+    expect(first).toBeInstanceOf(Promise);
+    expect(past.turn()).toBe(first);
+    await first;
+    expect(past.turn()).not.toBe(first);
   });
 });
