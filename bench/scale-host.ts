@@ -87,13 +87,20 @@ export function neighbourTableFulls(): number | null {
   }
 }
 
+/** Starts counting the neighbour table's overflows: the returned function says how many there
+ * were since (null when the counter cannot be read). */
+export function neighbourFullsSince(): () => number | null {
+  const before = neighbourTableFulls();
+  return () => (before === null ? null : (neighbourTableFulls() ?? before) - before);
+}
+
 /** Every running instance's URL asked (16 in flight, 5 s each), then each that did not answer
  * 200 asked again (4 in flight, 30 s each): the count that answered 200. The launches polled each
  * one ready already; this says they all still serve together at N. Why a first ask failed is
  * logged and noted, grouped: at 1400 a run had 170 of them and no way to tell why. */
 export async function reachableRow(ctx: BenchContext, services: Services, n: number): Promise<Bench> {
   const views = (await services.instances.observe()).filter((o) => o.state === 'running');
-  const fullsBefore = neighbourTableFulls();
+  const fullsSince = neighbourFullsSince();
   const latencyMs: number[] = [];
   const ask = async (urls: readonly string[], inFlight: number, timeoutMs: number) => {
     const failed = new Map<string, string>();
@@ -129,7 +136,7 @@ export async function reachableRow(ctx: BenchContext, services: Services, n: num
     first.size === 0
       ? ''
       : `; ${first.size} failed the first ask (${grouped(first)}), ${first.size - again.size} of them answered the second (30 s)${again.size ? `, not: ${grouped(again)}, e.g. ${[...again.keys()].slice(0, 3).join(' ')}` : ''}`;
-  const fulls = fullsBefore === null ? null : (neighbourTableFulls() ?? fullsBefore) - fullsBefore;
+  const fulls = fullsSince();
   const table = fulls === null ? '' : `; the neighbour table was full ${fulls} times`;
   if (first.size > 0 || fulls) ctx.log(`  reachable at ${n}${retried}${table}`);
   return benchRow({

@@ -8,9 +8,9 @@
 // fills (about 2.5 s each at 1000 here), and raw batches of a whole tenth made a run at 2000
 // longer than two and a half hours. A quarter (7 rounds a side at 2000) was too few: a round's
 // wall is its slowest of 8 launches, and two runs at 2000 each had one tenth at 0.89 among
-// neighbours at 0.95-1.03, in different tenths. Both sides spread over the bot's bridge networks alike
-// (core/networks.ts: the lowest with room first, at most networkSize each, counting the core's
-// instances and the raw ones held).
+// neighbours at 0.95-1.03, in different tenths. Both sides spread over the bot's bridge networks
+// alike (core/networks.ts: the lowest with room first, at most networkSize each, counting the
+// core's instances and the raw ones held).
 import { readFileSync } from 'node:fs';
 import type { Services } from '../core/context.ts';
 import { NetworkPlacement } from '../core/networks.ts';
@@ -18,7 +18,7 @@ import { mapLimit } from '../lib/concurrency.ts';
 import type { BenchContext } from './harness.ts';
 import { rawLaunch } from './launch.ts';
 import { alternate, timed } from './rows.ts';
-import { neighbourTableFulls } from './scale-host.ts';
+import { neighbourFullsSince } from './scale-host.ts';
 
 export interface Tenth {
   /** How many instances the host held when this tenth began. */
@@ -123,7 +123,7 @@ export async function fillByTenths(
   for (const [k, size] of tenths(n).entries()) {
     ctx.signal.throwIfAborted();
     const sample = rawSampleSize(size, concurrency);
-    const fullsBefore = neighbourTableFulls();
+    const fullsSince = neighbourFullsSince();
     const rawNames = Array.from({ length: sample }, (_, i) => `scale-raw-${k}-${i}`);
     const containers: { remove(o: { force: boolean }): Promise<unknown> }[] = [];
     const rawOn = new Set<string>();
@@ -160,7 +160,7 @@ export async function fillByTenths(
     const ratio = raw.wallMs / core.wallMs;
     const coreOn = new Set(Object.values(services.store.read().instances).map((r) => r.network));
     const perLaunch = (ms: number) => Math.round(ms / sample);
-    const fulls = fullsBefore === null ? 0 : (neighbourTableFulls() ?? fullsBefore) - fullsBefore;
+    const fulls = fullsSince() ?? 0;
     const c = coreSide.timedSide;
     ctx.log(
       `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}; CPU per timed launch, core/raw: this process ${perLaunch(c.ownCpuMs)}/${perLaunch(raw.ownCpuMs)} ms, host ${perLaunch(c.hostCpuMs)}/${perLaunch(raw.hostCpuMs)} ms${fulls > 0 ? `; the neighbour table was full ${fulls} times` : ''}`,
