@@ -103,6 +103,8 @@ export class EngineSandbox {
   private readonly tls: SandboxOptions['tls'];
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
+  /** The last kill()'s cleanup: a start waits for it (it clears the pid file of containerd). */
+  private killed: Promise<void> = Promise.resolve();
 
   private constructor(options: SandboxOptions) {
     if (!/^[a-z0-9]{1,8}$/.test(options.tag)) throw new Error(`bad sandbox tag ${options.tag}`);
@@ -160,6 +162,9 @@ export class EngineSandbox {
 
   /** Starts dockerd on the same roots (again, after kill()); resolves when it answers. */
   async startDaemon(): Promise<void> {
+    // A kill() fired without await (mid-launch) may still be cleaning up: its end must not clear
+    // the new child or remove the new containerd's pid file (it did, in a CI run under load).
+    await this.killed;
     const d = this.dir;
     const tls = this.tls;
     const tlsArgs = tls
@@ -251,11 +256,16 @@ export class EngineSandbox {
   }
 
   /** kill -9 of dockerd (its shims and containers stay, as after a crash); resolves once it is gone. */
-  async kill(): Promise<void> {
+  kill(): Promise<void> {
+    const child = this.child;
     process.kill(this.pid, 'SIGKILL');
-    await this.exited;
-    this.child = undefined;
-    await forgetDeadContainerd(path.join(this.dir, 'exec'));
+    const exited = this.exited;
+    this.killed = (async () => {
+      await exited;
+      if (this.child === child) this.child = undefined;
+      await forgetDeadContainerd(path.join(this.dir, 'exec'));
+    })();
+    return this.killed;
   }
 
   /**
