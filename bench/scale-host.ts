@@ -1,78 +1,11 @@
-// What the scale suite asks of the host itself (bench/scale.ts): whether its kernel can hold the
-// run's threads and neighbour entries, before the fill, and whether every instance answers on its
-// URL at N.
+// What the scale suite asks of the host itself (bench/scale.ts), beside whether its kernel can
+// hold the run (engine/host-limits.ts): whether the neighbour table overflowed, and whether every
+// instance answers on its URL at N.
 import { readFileSync } from 'node:fs';
 import type { Services } from '../core/context.ts';
 import { mapLimit } from '../lib/concurrency.ts';
 import type { BenchContext } from './harness.ts';
 import { type Bench, benchRow, side, timed } from './rows.ts';
-
-/** A kernel setting that bounds how many instances one host holds, and what each instance takes. */
-interface HostLimit {
-  setting: string;
-  perInstance: number;
-  /** What the instances need of it, after the count: "threads (...)". */
-  what: string;
-  /** A command that raises it to hold `needed`. */
-  raise(needed: number): string;
-}
-
-/**
- * Both measured on this machine kind by running into them:
- * - Threads: a running instance costs its containerd-shim (~12) and its port's docker-proxy (~7),
- *   counted on 20 busybox httpd containers. At the default kernel.pid_max of 32768 a run at 2000
- *   failed near 1550 containers, runc's hook unable to start a thread ("pthread_create failed:
- *   Resource temporarily unavailable").
- * - Neighbour (ARP) entries: a request to an instance makes two in the kernel's one table for all
- *   network namespaces (the host's for the container, the container's for its gateway), each held
- *   while reachable (15-45 s) and so not freed to make room. Past gc_thresh3 (default 1024) the
- *   kernel drops new ones: with the table cut to 128, 37 of 100 instances asked at once timed out
- *   or were reset by docker-proxy; runs at 1400 and 2000 at the default lost 12% of their URL
- *   sweeps' first asks that way (/proc/net/stat/arp_cache counted 3765 "table_fulls").
- */
-const HOST_LIMITS: readonly HostLimit[] = [
-  {
-    setting: 'kernel.pid_max',
-    perInstance: 20,
-    what: 'threads (20 a container: its containerd-shim and docker-proxy)',
-    raise: (needed) => `sysctl -w kernel.pid_max=${Math.max(65_536, needed)}`,
-  },
-  {
-    setting: 'net.ipv4.neigh.default.gc_thresh3',
-    perInstance: 2,
-    what: 'neighbour entries when all are asked at once (2 a container: the host’s for it and its own for its gateway)',
-    raise: (needed) =>
-      `sysctl -w net.ipv4.neigh.default.gc_thresh2=${needed} net.ipv4.neigh.default.gc_thresh3=${2 * needed}`,
-  },
-];
-
-/**
- * Why this host cannot hold a run of n instances, in one sentence naming the setting and how to
- * raise it; null when it can (or a setting cannot be read: not Linux). Said before the hour-long
- * fill, not after it. `read` gives a setting's text, as readSetting does.
- */
-export function hostLimitError(n: number, read: (setting: string) => string | null): string | null {
-  for (const limit of HOST_LIMITS) {
-    const text = read(limit.setting);
-    const value = Number(text);
-    if (text === null || text === '' || !Number.isInteger(value)) continue;
-    // The core's N and the raw side's batches (half a tenth) at once, with room to spare.
-    const needed = Math.ceil((n * 1.1 * limit.perInstance) / 1000) * 1000;
-    if (needed > value) {
-      return `This host's ${limit.setting} is ${value}, and ${n} instances need about ${needed} ${limit.what}; raise it first, for example \`${limit.raise(needed)}\`.`;
-    }
-  }
-  return null;
-}
-
-/** A sysctl setting's text (kernel.pid_max from /proc/sys/kernel/pid_max); null when unreadable. */
-export function readSetting(setting: string): string | null {
-  try {
-    return readFileSync(`/proc/sys/${setting.replaceAll('.', '/')}`, 'utf8').trim();
-  } catch {
-    return null; // not Linux, or not readable: nothing to check
-  }
-}
 
 /** How many times the kernel's neighbour table was full and dropped an entry since boot (the sum
  * of /proc/net/stat/arp_cache's table_fulls over CPUs); null when unreadable. */

@@ -88,6 +88,7 @@ function portPoolText(s: StatusView): string {
     `in use ${p.inUse} · reserved ${p.reserved} · set aside ${p.setAside.length} · free ${p.free}`,
   ];
   if (s.nodes) lines.push(`Swarm nodes (each has the whole pool): ${nodesText(s.nodes)}`);
+  for (const warning of s.hostLimits ?? []) lines.push(`⚠️ ${escapeMrkdwn(warning)}`);
   if (p.setAside.length > 0) {
     const shown = p.setAside.slice(0, MAX_SET_ASIDE_SHOWN).join(', ');
     const more = p.setAside.length - MAX_SET_ASIDE_SHOWN;

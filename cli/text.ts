@@ -109,6 +109,7 @@ export function replyToText(reply: Reply, now = Date.now()): string {
             `  node:      ${n.name} (${n.role}, ${n.available ? 'ready' : 'not taking instances'}, ${n.instances} instances at ${n.address})`,
           );
       }
+      for (const warning of s.hostLimits ?? []) lines.push(`  host:      ${warning}`);
       if (s.reclaim.sampler) lines.push(`  activity:  ${s.reclaim.sampler}`);
       for (const f of s.failures)
         lines.push(`  failure:   ${formatUtc(f.at, 'second')} ${f.instance ?? ''} ${f.error}`);

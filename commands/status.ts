@@ -13,12 +13,13 @@ export const status = defineCommand({
     const view = await ctx.services.health.status();
     const { engine, store, instances, ports: p } = view;
     const healthy = engine.reachable && store.writable;
+    const nearLimit = view.hostLimits ? ", near this host's kernel limits" : '';
     return {
       kind: 'status',
       ok: true,
       visibility: 'in_channel',
       now: ctx.services.clock.now(),
-      summary: `${healthy ? 'All good' : 'Degraded'}: ${instances.running} running, ${p.inUse + p.reserved}/${p.total} ports used${engine.reachable ? '' : ', Docker unreachable'}${store.writable ? '' : ', store read-only'}.`,
+      summary: `${healthy ? 'All good' : 'Degraded'}: ${instances.running} running, ${p.inUse + p.reserved}/${p.total} ports used${engine.reachable ? '' : ', Docker unreachable'}${store.writable ? '' : ', store read-only'}${nearLimit}.`,
       status: view,
     };
   },

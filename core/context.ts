@@ -5,6 +5,7 @@
 // waits for a running pass and the store's last write.
 import { DockerEngine } from '../engine/docker.ts';
 import type { DockerEngineOptions } from '../engine/docker-timeouts.ts';
+import { hostLimitWarnings, type ReadSetting, readSetting } from '../engine/host-limits.ts';
 import { SwarmEngine } from '../engine/swarm.ts';
 import type { ContainerEngine } from '../engine/types.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
@@ -84,6 +85,8 @@ export interface ServiceOptions {
   stopTimeoutMs?: number;
   /** On Swarm (scheduled only): how often the node watch looks for lost instances. */
   nodeWatchMs?: number;
+  /** The host's kernel settings, for `status` on a local engine; /proc/sys when absent. */
+  readSetting?: ReadSetting;
 }
 
 /** How long start() waits for the first reconcile before it serves all the same. */
@@ -106,6 +109,10 @@ export function dockerConnection(config: Config): DockerEngineOptions {
     timeouts: { quickMs: config.dockerCallTimeoutMs },
   };
 }
+
+/** Whether the bot runs on the Docker host it drives: one engine on a local socket (a remote or
+ * multi-host engine's kernel is not this one's). */
+const onDockerHost = (engine: ContainerEngine) => engine.target.kind === 'unix' && !engine.nodes;
 
 /** The configured engine: one Docker engine, or a swarm through its manager (SPREADSERVE_ENGINE). */
 export function configuredEngine(config: Config): ContainerEngine {
@@ -214,7 +221,18 @@ export async function createServices(config: Config, options: ServiceOptions): P
     snapshots: new Snapshots({ store, engine, saved, launching: instances.launching, clock, log }),
     history: new AuditHistory(store),
     usage,
-    health: new Health({ engine, store, pool, clock, log, schedule, activity: reclaimer.activity }),
+    health: new Health({
+      engine,
+      store,
+      pool,
+      clock,
+      log,
+      schedule,
+      activity: reclaimer.activity,
+      hostLimits: onDockerHost(engine)
+        ? (running, poolSize) => hostLimitWarnings(running, poolSize, options.readSetting ?? readSetting)
+        : undefined,
+    }),
     policy: new Policy(config.admins, config.users, options.groups),
     clock,
     log,

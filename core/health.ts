@@ -23,6 +23,9 @@ export interface StatusReport extends Probe {
   /** `sampler`: how the pass reads activity, as a person reads it ("host counters (/proc)"). */
   reclaim: { lastPassAt?: number; nextPassAt?: number; lastSummary?: string; sampler?: string };
   failures: { at: number; instance?: string; error: string }[];
+  /** Sentences for on-call when the running instances come near a kernel limit of the Docker host
+   * (engine/host-limits.ts); absent when none is near, or the host's settings cannot be read. */
+  hostLimits?: string[];
   /** On Swarm: each node, whether new instances may go there, and how many of the bot's it runs
    * (the pool above counts every node's ports). */
   nodes?: { name: string; role: string; available: boolean; address: string; instances: number }[];
@@ -42,6 +45,9 @@ export interface HealthDeps {
   schedule?: NextPass;
   /** Which sampler the reclaim pass uses (core/activity.ts). */
   activity?: { describe(listed?: Promise<readonly EngineNode[] | undefined>): Promise<string> };
+  /** When the bot runs on the Docker host: warnings for `running` instances and a pool of
+   * `poolSize` ports (engine/host-limits.ts hostLimitWarnings). */
+  hostLimits?: (running: number, poolSize: number) => string[];
 }
 
 /** Failures shown in `status`: the newest few. */
@@ -97,13 +103,17 @@ export class Health {
     const records = Object.values(doc.instances);
     const starting = records.filter((r) => r.state === 'starting').length;
     const onNode = (id: string) => records.filter((r) => r.node?.id === id).length;
+    const ports = pool.counts(
+      doc,
+      nodes?.map((n) => n.id),
+    );
+    // Starting instances count too: their threads and neighbour entries are taken already.
+    const hostLimits = this.deps.hostLimits?.(records.length, ports.total) ?? [];
     return {
       ...probe,
       instances: { running: records.length - starting, starting },
-      ports: pool.counts(
-        doc,
-        nodes?.map((n) => n.id),
-      ),
+      ports,
+      ...(hostLimits.length > 0 && { hostLimits }),
       ...(nodes && {
         nodes: nodes.map(({ id, name, role, available, address }) => ({
           name,
