@@ -17,7 +17,7 @@ import { NetworkPlacement } from '../core/networks.ts';
 import { mapLimit } from '../lib/concurrency.ts';
 import type { BenchContext } from './harness.ts';
 import { rawLaunch } from './launch.ts';
-import { alternate, timed } from './rows.ts';
+import { alternate, percentile, timed } from './rows.ts';
 import { neighbourFullsSince } from './scale-host.ts';
 
 export interface Tenth {
@@ -25,7 +25,7 @@ export interface Tenth {
   fillBefore: number;
   /** Launches timed on each side: the raw sample, and as many of the core's first. */
   sample: number;
-  /** The core's launches of the tenth (latencyMs: all of them; wallMs: its timed rounds'). */
+  /** The core's timed launches: each one's time and the rounds' wall time (as the raw side's). */
   core: { latencyMs: number[]; wallMs: number };
   raw: { latencyMs: number[]; wallMs: number; removeMs: number[] };
 }
@@ -151,10 +151,11 @@ export async function fillByTenths(
     for (const name of [...rawNames, ...coreTimed]) placement.release(name);
     const restCore = await batch(ctx.signal, coreNames.slice(sample), concurrency, launchCore);
     const raw = rawSide.timedSide;
-    const core = {
-      latencyMs: [...coreSide.timedSide.latencyMs, ...restCore.latencyMs],
-      wallMs: coreSide.timedSide.wallMs,
-    };
+    // Latency compares the same rounds too: the rest of the tenth runs with 8 always in flight,
+    // so each of its launches waits longer (by Little's law, 8 x wall / count) than one in a
+    // round, whose last launches run with fewer beside them; mixed in, it biased the core's up.
+    const core = { latencyMs: coreSide.timedSide.latencyMs, wallMs: coreSide.timedSide.wallMs };
+    const median = (ms: readonly number[]) => Math.round(percentile(ms, 50));
     result.push({ fillBefore: launched, sample, core, raw: { ...raw, removeMs } });
     launched += size;
     const ratio = raw.wallMs / core.wallMs;
@@ -163,7 +164,7 @@ export async function fillByTenths(
     const fulls = fullsSince() ?? 0;
     const c = coreSide.timedSide;
     ctx.log(
-      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)})${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}; CPU per timed launch, core/raw: this process ${perLaunch(c.ownCpuMs)}/${perLaunch(raw.ownCpuMs)} ms, host ${perLaunch(c.hostCpuMs)}/${perLaunch(raw.hostCpuMs)} ms${fulls > 0 ? `; the neighbour table was full ${fulls} times` : ''}`,
+      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)}; latency median core ${median(core.latencyMs)} ms, raw ${median(raw.latencyMs)} ms)${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms (latency median ${median(restCore.latencyMs)} ms)` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}; CPU per timed launch, core/raw: this process ${perLaunch(c.ownCpuMs)}/${perLaunch(raw.ownCpuMs)} ms, host ${perLaunch(c.hostCpuMs)}/${perLaunch(raw.hostCpuMs)} ms${fulls > 0 ? `; the neighbour table was full ${fulls} times` : ''}`,
     );
   }
   return result;
