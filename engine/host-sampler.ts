@@ -88,12 +88,12 @@ export class HostSampler {
   async sample(idOrName: string): Promise<NetworkSample> {
     const cached = this.known.get(idOrName);
     if (cached) {
-      const read = await this.readOwned(cached);
+      const read = this.readOwned(cached);
       if (read) return read;
       this.known.delete(idOrName); // restarted, or the pid now belongs to something else
     }
     const found = await this.lookUp(idOrName);
-    const read = await this.readOwned(found);
+    const read = this.readOwned(found);
     if (!read) throw new HostUnreadable(`pid ${found.pid} does not belong to container ${found.id}`);
     this.known.set(idOrName, found);
     return read;
@@ -110,36 +110,36 @@ export class HostSampler {
   }
 
   /** The counters when `pid` still runs inside container `id`; null when it does not. */
-  private async readOwned(known: Known): Promise<NetworkSample | null> {
-    const cgroup = await this.text(`${this.proc}/${known.pid}/cgroup`);
+  private readOwned(known: Known): NetworkSample | null {
+    const cgroup = this.text(`${this.proc}/${known.pid}/cgroup`);
     if (cgroup === null || !cgroup.includes(known.id)) return null;
-    const dev = await this.text(`${this.proc}/${known.pid}/net/dev`);
+    const dev = this.text(`${this.proc}/${known.pid}/net/dev`);
     if (dev === null) return null;
-    known.cpu ??= await this.cpuFile(cgroup);
-    const cpuNs = known.cpu ? await this.cpuOf(known.cpu) : 0;
+    known.cpu ??= this.cpuFile(cgroup);
+    const cpuNs = known.cpu ? this.cpuOf(known.cpu) : 0;
     return { ...netDevTotals(dev), cpuNs };
   }
 
   /** Where the container's CPU time is: the cgroup v1 cpuacct hierarchy, else the v2 one. */
-  private async cpuFile(cgroup: string): Promise<Known['cpu']> {
+  private cpuFile(cgroup: string): Known['cpu'] {
     const lines = cgroup.split('\n').map((l) => l.split(':'));
     const v1 = lines.find((f) => f.length >= 3 && (f[1] ?? '').split(',').includes('cpuacct'));
     if (v1) {
       const path = v1.slice(2).join(':');
       for (const mount of ['cpuacct', 'cpu,cpuacct', 'cpuacct,cpu']) {
         const file = `${this.cgroupRoot}/${mount}${path}/cpuacct.usage`;
-        if ((await this.text(file)) !== null) return { file, v2: false };
+        if (this.text(file) !== null) return { file, v2: false };
       }
       return null;
     }
     const v2 = lines.find((f) => f[0] === '0' && f[1] === '');
     if (!v2) return null;
     const file = `${this.cgroupRoot}${v2.slice(2).join(':')}/cpu.stat`;
-    return (await this.text(file)) !== null ? { file, v2: true } : null;
+    return this.text(file) !== null ? { file, v2: true } : null;
   }
 
-  private async cpuOf(cpu: NonNullable<Known['cpu']>): Promise<number> {
-    const text = (await this.text(cpu.file)) ?? '';
+  private cpuOf(cpu: NonNullable<Known['cpu']>): number {
+    const text = this.text(cpu.file) ?? '';
     if (!cpu.v2) return Number(text.trim()) || 0;
     const usec = /^usage_usec\s+(\d+)/m.exec(text)?.[1];
     return usec === undefined ? 0 : Number(usec) * 1000;
@@ -151,7 +151,7 @@ export class HostSampler {
    * stat, read and close, each a trip to the thread pool, made 600 such reads take 83-150 ms
    * against 27-33 ms (200 containers here). The caller gives the loop its turns (core/activity.ts).
    */
-  private async text(file: string): Promise<string | null> {
+  private text(file: string): string | null {
     try {
       return readFileSync(file, 'utf8');
     } catch {
