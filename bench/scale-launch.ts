@@ -17,7 +17,7 @@ import { NetworkPlacement } from '../core/networks.ts';
 import { mapLimit } from '../lib/concurrency.ts';
 import type { BenchContext } from './harness.ts';
 import { rawLaunch } from './launch.ts';
-import { alternate, percentile, timed } from './rows.ts';
+import { alternate, median, timed } from './rows.ts';
 import { neighbourFullsSince } from './scale-host.ts';
 
 export interface Tenth {
@@ -155,7 +155,6 @@ export async function fillByTenths(
     // so each of its launches waits longer (by Little's law, 8 x wall / count) than one in a
     // round, whose last launches run with fewer beside them; mixed in, it biased the core's up.
     const core = { latencyMs: coreSide.timedSide.latencyMs, wallMs: coreSide.timedSide.wallMs };
-    const median = (ms: readonly number[]) => Math.round(percentile(ms, 50));
     result.push({ fillBefore: launched, sample, core, raw: { ...raw, removeMs } });
     launched += size;
     const ratio = raw.wallMs / core.wallMs;
@@ -164,7 +163,7 @@ export async function fillByTenths(
     const fulls = fullsSince() ?? 0;
     const c = coreSide.timedSide;
     ctx.log(
-      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)}; latency median core ${median(core.latencyMs)} ms, raw ${median(raw.latencyMs)} ms)${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms (latency median ${median(restCore.latencyMs)} ms)` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}; CPU per timed launch, core/raw: this process ${perLaunch(c.ownCpuMs)}/${perLaunch(raw.ownCpuMs)} ms, host ${perLaunch(c.hostCpuMs)}/${perLaunch(raw.hostCpuMs)} ms${fulls > 0 ? `; the neighbour table was full ${fulls} times` : ''}`,
+      `  tenth ${k + 1}: ${launched}/${n}; ${sample} launches each way in ${rawSide.count} alternating rounds: core ${Math.round(core.wallMs)} ms, raw ${Math.round(raw.wallMs)} ms (throughput ratio ${ratio.toFixed(2)}; latency median core ${Math.round(median(core.latencyMs))} ms, raw ${Math.round(median(raw.latencyMs))} ms)${size > sample ? `; the tenth's other ${size - sample} in ${Math.round(restCore.wallMs)} ms (latency median ${Math.round(median(restCore.latencyMs))} ms)` : ''}; core on ${coreOn.size} network(s), raw on ${[...rawOn].join(', ')}; CPU per timed launch, core/raw: this process ${perLaunch(c.ownCpuMs)}/${perLaunch(raw.ownCpuMs)} ms, host ${perLaunch(c.hostCpuMs)}/${perLaunch(raw.hostCpuMs)} ms${fulls > 0 ? `; the neighbour table was full ${fulls} times` : ''}`,
     );
   }
   return result;

@@ -257,12 +257,10 @@ export class EngineSandbox {
 
   /** kill -9 of dockerd (its shims and containers stay, as after a crash); resolves once it is gone. */
   kill(): Promise<void> {
-    const child = this.child;
     process.kill(this.pid, 'SIGKILL');
-    const exited = this.exited;
     this.killed = (async () => {
-      await exited;
-      if (this.child === child) this.child = undefined;
+      await this.exited; // startDaemon() waits for this cleanup, so the child is still this one
+      this.child = undefined;
       await forgetDeadContainerd(path.join(this.dir, 'exec'));
     })();
     return this.killed;
